@@ -1,0 +1,42 @@
+// `refusal`: tells whether an LLM's answer is a refusal.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <string>
+
+#include "commands.h"
+#include "refusal/error.h"
+#include "refusal/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"refusal: tells whether an LLM's answer is a refusal, with ProtectAI's "
+               "distilroberta-base-rejection-v1 or any RobertaForSequenceClassification model."};
+  app.set_version_flag("--version", std::string("refusal ") + refusal::version());
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  std::map<const CLI::App*, refusal::app::Command> commands;
+  auto add = [&](auto registrar) {
+    auto run = registrar(app);
+    commands[app.get_subcommands({}).back()] = run;
+  };
+  add(refusal::app::add_info_command);
+  add(refusal::app::add_tokenize_command);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (const CLI::App* sub : app.get_subcommands()) return commands.at(sub)();
+  } catch (const refusal::Error& e) {
+    std::fprintf(stderr, "refusal: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "refusal: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,5 @@
+# Warnings for the project's own targets (never for third-party code).
+function(refusal_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                                           -Wno-sign-conversion -Wnon-virtual-dtor)
+endfunction()

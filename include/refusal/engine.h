@@ -1,0 +1,61 @@
+// The classifier engine: token ids in, logits and probabilities out.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "refusal/model.h"
+
+namespace refusal {
+
+struct EngineOptions {
+  // Worker threads, the caller included. 0: the CPUs this process may really use (affinity and
+  // cgroup CPU quota), not the machine's core count.
+  int threads = 0;
+};
+
+// One text's result.
+struct Classification {
+  std::vector<float> logits;         // one per label
+  std::vector<float> probabilities;  // softmax, or sigmoid for multi-label models
+};
+
+// A loaded RobertaForSequenceClassification. Load once, then call classify from any number of
+// threads at once: the weights are read-only and every call has its own scratch memory.
+class Engine {
+ public:
+  // Loads the model that resolve_model finds for `model`.
+  static Engine load(const std::string& model, const EngineOptions& options = {});
+  // Loads from already-resolved files.
+  static Engine load(const ModelFiles& files, const EngineOptions& options = {});
+
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
+  ~Engine();
+
+  const ModelConfig& config() const;
+  const ModelFiles& files() const;
+  int threads() const;
+  std::int64_t parameter_count() const;
+  // The dtype of each weights file's tensors, e.g. {"F32"} or {"F16"}.
+  std::vector<std::string> weight_dtypes() const;
+
+  // Classifies a batch of token-id sequences (each with its <s> ... </s>, no padding). The
+  // sequences may have different lengths; a sequence's result does not depend on the others.
+  // Throws refusal::Error for an empty sequence, an id outside the vocabulary or a sequence
+  // longer than config().max_tokens(), naming the sequence and position.
+  std::vector<Classification> classify(std::span<const std::vector<std::int32_t>> batch) const;
+
+  // The probabilities this model gives for `logits` (softmax, or sigmoid when multi-label).
+  std::vector<float> probabilities(std::span<const float> logits) const;
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace refusal

@@ -1,0 +1,7 @@
+#include "refusal/version.h"
+
+namespace refusal {
+
+const char* version() { return REFUSAL_VERSION; }
+
+}  // namespace refusal

@@ -1,0 +1,95 @@
+// Engine: resolves and loads a model once, then classifies token ids from any thread.
+#include "refusal/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "base/cpu_budget.h"
+#include "base/thread_pool.h"
+#include "model/roberta.h"
+#include "model/weights.h"
+#include "refusal/error.h"
+
+namespace refusal {
+
+struct Engine::Impl {
+  ModelFiles files;
+  ModelConfig config;
+  std::unique_ptr<model::WeightStore> store;
+  std::unique_ptr<base::ThreadPool> pool;
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+Engine::~Engine() = default;
+
+Engine Engine::load(const std::string& model, const EngineOptions& options) {
+  return load(resolve_model(model), options);
+}
+
+Engine Engine::load(const ModelFiles& files, const EngineOptions& options) {
+  if (options.threads < 0) {
+    throw Error("threads: " + std::to_string(options.threads) + " is negative (0 = automatic)");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->files = files;
+  impl->config = load_model_config(files.config);
+  impl->store = std::make_unique<model::WeightStore>(impl->config, files.weights);
+  const int threads = options.threads > 0 ? options.threads : base::usable_cpus();
+  impl->pool = std::make_unique<base::ThreadPool>(threads);
+  return Engine(std::move(impl));
+}
+
+const ModelConfig& Engine::config() const { return impl_->config; }
+const ModelFiles& Engine::files() const { return impl_->files; }
+int Engine::threads() const { return impl_->pool->threads(); }
+std::int64_t Engine::parameter_count() const { return impl_->store->parameter_count(); }
+std::vector<std::string> Engine::weight_dtypes() const { return impl_->store->dtypes(); }
+
+std::vector<float> Engine::probabilities(std::span<const float> logits) const {
+  std::vector<float> p(logits.begin(), logits.end());
+  if (impl_->config.multi_label()) {
+    for (auto& v : p) v = 1.0f / (1.0f + std::exp(-v));
+  } else if (!p.empty()) {
+    const float top = *std::max_element(p.begin(), p.end());
+    float sum = 0.0f;
+    for (auto& v : p) sum += (v = std::exp(v - top));
+    for (auto& v : p) v /= sum;
+  }
+  return p;
+}
+
+std::vector<Classification> Engine::classify(
+    std::span<const std::vector<std::int32_t>> batch) const {
+  const auto& c = impl_->config;
+  for (std::size_t s = 0; s < batch.size(); ++s) {
+    const auto& ids = batch[s];
+    if (ids.empty()) throw Error("sequence " + std::to_string(s) + ": no tokens");
+    if (ids.size() > static_cast<std::size_t>(c.max_tokens())) {
+      throw Error("sequence " + std::to_string(s) + ": " + std::to_string(ids.size()) +
+                  " tokens, more than the model's " + std::to_string(c.max_tokens()) +
+                  " (truncate, or use windows)");
+    }
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || ids[i] >= c.vocab_size) {
+        throw Error("sequence " + std::to_string(s) + ", position " + std::to_string(i) +
+                    ": token id " + std::to_string(ids[i]) + " is outside the vocabulary (0.." +
+                    std::to_string(c.vocab_size - 1) + ")");
+      }
+    }
+  }
+  std::vector<Classification> out(batch.size());
+  if (batch.empty()) return out;
+  const auto logits = model::roberta_forward(c, impl_->store->weights(), batch, *impl_->pool);
+  const auto labels = static_cast<std::size_t>(c.num_labels());
+  for (std::size_t s = 0; s < batch.size(); ++s) {
+    out[s].logits.assign(logits.begin() + static_cast<std::ptrdiff_t>(s * labels),
+                         logits.begin() + static_cast<std::ptrdiff_t>((s + 1) * labels));
+    out[s].probabilities = probabilities(out[s].logits);
+  }
+  return out;
+}
+
+}  // namespace refusal

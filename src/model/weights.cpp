@@ -1,0 +1,86 @@
+#include "model/weights.h"
+
+#include <set>
+
+#include "refusal/error.h"
+
+namespace refusal::model {
+namespace {
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Tensors transformers keeps in some checkpoints that this model does not use.
+bool ignorable(const std::string& name) {
+  return name == "roberta.embeddings.position_ids" || name.rfind("roberta.pooler.", 0) == 0;
+}
+
+}  // namespace
+
+std::span<const float> WeightStore::bind(const std::string& name,
+                                         std::vector<std::int64_t> shape) {
+  const TensorView* t = tensors_.find(name);
+  if (t == nullptr) throw Error("missing tensor '" + name + "' in " + files_text_);
+  if (t->shape != shape) {
+    throw Error(t->file.string() + ": tensor '" + name + "' has shape " + t->shape_string() +
+                ", but config.json implies " + shape_text(shape));
+  }
+  bound_.insert(name);
+  converted_.emplace_back();
+  auto view = as_float(*t, converted_.back());
+  parameters_ += t->numel();
+  return view;
+}
+
+WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem::path>& files)
+    : tensors_(files) {
+  for (const auto& f : files) files_text_ += (files_text_.empty() ? "" : ", ") + f.string();
+  const std::int64_t h = c.hidden_size;
+  const std::int64_t ffn = c.intermediate_size;
+
+  auto norm = [&](const std::string& prefix) {
+    return LayerNormWeights{bind(prefix + ".weight", {h}), bind(prefix + ".bias", {h})};
+  };
+  auto linear = [&](const std::string& prefix, std::int64_t out, std::int64_t in) {
+    return LinearWeights{bind(prefix + ".weight", {out, in}), bind(prefix + ".bias", {out})};
+  };
+
+  auto& w = weights_;
+  w.word_embeddings = bind("roberta.embeddings.word_embeddings.weight", {c.vocab_size, h});
+  w.position_embeddings =
+      bind("roberta.embeddings.position_embeddings.weight", {c.max_position_embeddings, h});
+  w.token_type_embeddings =
+      bind("roberta.embeddings.token_type_embeddings.weight", {c.type_vocab_size, h});
+  w.embedding_norm = norm("roberta.embeddings.LayerNorm");
+  for (int i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "roberta.encoder.layer." + std::to_string(i);
+    EncoderLayerWeights layer;
+    layer.query = linear(p + ".attention.self.query", h, h);
+    layer.key = linear(p + ".attention.self.key", h, h);
+    layer.value = linear(p + ".attention.self.value", h, h);
+    layer.attention_out = linear(p + ".attention.output.dense", h, h);
+    layer.attention_norm = norm(p + ".attention.output.LayerNorm");
+    layer.intermediate = linear(p + ".intermediate.dense", ffn, h);
+    layer.output = linear(p + ".output.dense", h, ffn);
+    layer.output_norm = norm(p + ".output.LayerNorm");
+    w.layers.push_back(layer);
+  }
+  w.classifier_dense = linear("classifier.dense", h, h);
+  w.classifier_out = linear("classifier.out_proj", c.num_labels(), h);
+
+  // Anything else is a sign of another architecture or a config that does not match.
+  for (const auto& [name, t] : tensors_.all()) {
+    if (ignorable(name) || bound_.count(name)) continue;
+    std::string why = "not part of RobertaForSequenceClassification";
+    const std::string layer_prefix = "roberta.encoder.layer.";
+    if (name.rfind(layer_prefix, 0) == 0) {
+      why = "config.json says num_hidden_layers " + std::to_string(c.num_hidden_layers);
+    }
+    throw Error(t.file.string() + ": unexpected tensor '" + name + "' (" + why + ")");
+  }
+}
+
+}  // namespace refusal::model

@@ -1,0 +1,65 @@
+// The tensors of a RobertaForSequenceClassification, bound by name and checked against the
+// config at load, so the forward pass needs no checks.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/safetensors.h"
+#include "refusal/model.h"
+
+namespace refusal::model {
+
+struct LayerNormWeights {
+  std::span<const float> gamma, beta;
+};
+
+struct LinearWeights {
+  std::span<const float> weight;  // [out, in], PyTorch's layout
+  std::span<const float> bias;    // [out]
+};
+
+struct EncoderLayerWeights {
+  LinearWeights query, key, value, attention_out;
+  LayerNormWeights attention_norm;
+  LinearWeights intermediate, output;
+  LayerNormWeights output_norm;
+};
+
+struct RobertaWeights {
+  std::span<const float> word_embeddings;        // [vocab, hidden]
+  std::span<const float> position_embeddings;    // [max_positions, hidden]
+  std::span<const float> token_type_embeddings;  // [type_vocab, hidden]
+  LayerNormWeights embedding_norm;
+  std::vector<EncoderLayerWeights> layers;
+  LinearWeights classifier_dense;                // [hidden, hidden]
+  LinearWeights classifier_out;                  // [labels, hidden]
+};
+
+// Owns the weights: views into the memory-mapped files for aligned F32 tensors, converted
+// copies for F16 and BF16.
+class WeightStore {
+ public:
+  WeightStore(const ModelConfig& config, const std::vector<std::filesystem::path>& files);
+
+  const RobertaWeights& weights() const { return weights_; }
+  std::int64_t parameter_count() const { return parameters_; }
+  std::vector<std::string> dtypes() const { return tensors_.dtypes(); }
+
+ private:
+  std::span<const float> bind(const std::string& name, std::vector<std::int64_t> shape);
+
+  TensorSet tensors_;
+  std::string files_text_;
+  std::set<std::string> bound_;
+  // Converted tensors. Spans point into the inner buffers, which stay put when the outer vector
+  // grows (moving a vector keeps its buffer).
+  std::vector<std::vector<float>> converted_;
+  RobertaWeights weights_;
+  std::int64_t parameters_ = 0;
+};
+
+}  // namespace refusal::model

@@ -1,0 +1,180 @@
+// The engine's logits against transformers' (tests/data/models/*.vectors.json, made by
+// scripts/make_model_vectors.py).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include "model/formula_weights.h"
+#include "refusal/engine.h"
+#include "refusal/error.h"
+#include "test_support.h"
+
+namespace refusal {
+namespace {
+
+using Batch = std::vector<std::vector<std::int32_t>>;
+const std::filesystem::path kModels = "tests/data/models";
+
+Batch sequences_of(const nlohmann::json& vectors) {
+  return vectors.at("sequences").get<Batch>();
+}
+
+// Largest |a - b| over every logit.
+double max_diff(const std::vector<Classification>& got, const nlohmann::json& expected) {
+  double worst = 0.0;
+  EXPECT_EQ(got.size(), expected.size());
+  for (std::size_t s = 0; s < got.size() && s < expected.size(); ++s) {
+    const auto want = expected[s].get<std::vector<double>>();
+    EXPECT_EQ(got[s].logits.size(), want.size());
+    for (std::size_t j = 0; j < want.size() && j < got[s].logits.size(); ++j) {
+      worst = std::max(worst, std::abs(static_cast<double>(got[s].logits[j]) - want[j]));
+    }
+  }
+  return worst;
+}
+
+std::vector<Classification> one_at_a_time(const Engine& engine, const Batch& batch) {
+  std::vector<Classification> out;
+  for (const auto& seq : batch) out.push_back(engine.classify(Batch{seq})[0]);
+  return out;
+}
+
+double max_diff(const std::vector<Classification>& a, const std::vector<Classification>& b) {
+  double worst = 0.0;
+  for (std::size_t s = 0; s < a.size(); ++s) {
+    for (std::size_t j = 0; j < a[s].logits.size(); ++j) {
+      worst = std::max(worst, static_cast<double>(std::abs(a[s].logits[j] - b[s].logits[j])));
+    }
+  }
+  return worst;
+}
+
+class TinyFolder : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TinyFolder, MatchesTransformersInMixedBatchesAndAlone) {
+  const auto vectors = testing::read_json(kModels / "tiny-roberta.vectors.json");
+  const auto batch = sequences_of(vectors);
+  const auto& expected = vectors.at("folders").at(GetParam());
+  for (int threads : {1, 2, 3}) {
+    const Engine engine = Engine::load((kModels / GetParam()).string(), {.threads = threads});
+    const auto batched = engine.classify(batch);
+    const auto alone = one_at_a_time(engine, batch);
+    EXPECT_LE(max_diff(batched, expected.at("logits_batched")), 1e-4) << "threads " << threads;
+    EXPECT_LE(max_diff(alone, expected.at("logits_alone")), 1e-4) << "threads " << threads;
+    EXPECT_LE(max_diff(batched, alone), 1e-5) << "threads " << threads;
+    // Probabilities are the softmax of the logits.
+    for (const auto& r : batched) {
+      ASSERT_EQ(r.probabilities.size(), 2u);
+      EXPECT_NEAR(r.probabilities[0] + r.probabilities[1], 1.0f, 1e-6f);
+      EXPECT_NEAR(r.probabilities[1] / r.probabilities[0],
+                  std::exp(r.logits[1] - r.logits[0]), 1e-4);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SavePretrainedFolders, TinyFolder,
+                         ::testing::Values("tiny-roberta-f32", "tiny-roberta-f16",
+                                           "tiny-roberta-bf16", "tiny-roberta-sharded"));
+
+TEST(Engine, ReportsWhatItLoaded) {
+  const Engine f32 = Engine::load((kModels / "tiny-roberta-f32").string(), {.threads = 2});
+  EXPECT_EQ(f32.threads(), 2);
+  EXPECT_EQ(f32.config().labels, (std::vector<std::string>{"NORMAL", "REJECTION"}));
+  EXPECT_EQ(f32.weight_dtypes(), std::vector<std::string>{"F32"});
+  // 1000·32 + 514·32 + 32 + 2·32 + 2·(4·(32·32 + 32) + 2·32 + 32·64 + 64 + 64·32 + 32 + 2·32)
+  // + 32·32 + 32 + 2·32 + 2
+  EXPECT_EQ(f32.parameter_count(), 1000 * 32 + 514 * 32 + 32 + 64 +
+                                       2 * (4 * (32 * 32 + 32) + 64 + 32 * 64 + 64 + 64 * 32 +
+                                            32 + 64) +
+                                       32 * 32 + 32 + 2 * 32 + 2);
+  const Engine f16 = Engine::load((kModels / "tiny-roberta-f16").string());
+  EXPECT_EQ(f16.weight_dtypes(), std::vector<std::string>{"F16"});
+  EXPECT_GE(f16.threads(), 1);
+  const Engine sharded = Engine::load((kModels / "tiny-roberta-sharded").string());
+  EXPECT_EQ(sharded.files().weights.size(), 4u);
+  EXPECT_TRUE(sharded.files().weights_index.has_value());
+}
+
+TEST(Engine, RejectsBadSequencesWithTheirPosition) {
+  const Engine engine = Engine::load((kModels / "tiny-roberta-f32").string(), {.threads = 1});
+  auto message = [&](const Batch& batch) {
+    try {
+      engine.classify(batch);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message({{0, 5, 2}, {}}), "sequence 1: no tokens");
+  EXPECT_EQ(message({{0, 1000, 2}}),
+            "sequence 0, position 1: token id 1000 is outside the vocabulary (0..999)");
+  EXPECT_EQ(message({{0, -4, 2}}),
+            "sequence 0, position 1: token id -4 is outside the vocabulary (0..999)");
+  EXPECT_EQ(message({std::vector<std::int32_t>(513, 5)}),
+            "sequence 0: 513 tokens, more than the model's 512 (truncate, or use windows)");
+  EXPECT_TRUE(engine.classify(Batch{}).empty());
+}
+
+TEST(Engine, MultiLabelModelsUseSigmoid) {
+  testing::TempDir dir;
+  testing::copy_folder(kModels / "tiny-roberta-f32", dir.path());
+  auto config = testing::read_json(dir / "config.json");
+  config["problem_type"] = "multi_label_classification";
+  testing::write_text(dir / "config.json", config.dump());
+  const Engine engine = Engine::load(dir.path().string(), {.threads = 1});
+  const auto r = engine.classify(Batch{{0, 17, 99, 2}})[0];
+  for (std::size_t j = 0; j < r.logits.size(); ++j) {
+    EXPECT_NEAR(r.probabilities[j], 1.0 / (1.0 + std::exp(-r.logits[j])), 1e-6);
+  }
+}
+
+TEST(Engine, ManyThreadsClassifyAtOnceSafely) {
+  const auto vectors = testing::read_json(kModels / "tiny-roberta.vectors.json");
+  const auto batch = sequences_of(vectors);
+  const Engine engine = Engine::load((kModels / "tiny-roberta-f32").string(), {.threads = 2});
+  const auto expected = engine.classify(batch);
+  std::vector<std::thread> callers;
+  std::vector<double> worst(4, 0.0);
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        // Each caller sends a different slice, so batches differ between threads.
+        Batch slice(batch.begin() + t, batch.end());
+        const auto got = engine.classify(slice);
+        const std::vector<Classification> want(expected.begin() + t, expected.end());
+        worst[static_cast<std::size_t>(t)] =
+            std::max(worst[static_cast<std::size_t>(t)], max_diff(got, want));
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  for (double w : worst) EXPECT_LE(w, 1e-5);
+}
+
+// The real dimensions (6 layers, 768, 12 heads, 3072, vocab 50265, 514 positions) with
+// formula weights, against transformers over lengths 1..512.
+TEST(RealDimensions, MatchesTransformers) {
+  const auto vectors = testing::read_json(kModels / "real-dims.vectors.json");
+  const std::filesystem::path config_json = vectors.at("config").get<std::string>();
+  ASSERT_TRUE(std::filesystem::exists(config_json)) << config_json;
+  const auto config = load_model_config(config_json);
+  for (const auto& [name, first] : vectors.at("first_values").items()) {
+    const auto want = first.get<std::vector<float>>();
+    EXPECT_EQ(testing::formula_values(name, want.size()), want) << name;
+  }
+  testing::TempDir dir;
+  testing::write_formula_model(config_json, config, dir.path());
+  const Engine engine = Engine::load(dir.path().string());
+  EXPECT_EQ(engine.parameter_count(), 82119938);  // the model card's 82.1M
+  const auto batch = sequences_of(vectors);
+  const auto batched = engine.classify(batch);
+  const auto alone = one_at_a_time(engine, batch);
+  EXPECT_LE(max_diff(batched, vectors.at("logits_batched")), 1e-4);
+  EXPECT_LE(max_diff(alone, vectors.at("logits_alone")), 1e-4);
+  EXPECT_LE(max_diff(batched, alone), 1e-5);
+}
+
+}  // namespace
+}  // namespace refusal
