@@ -1,0 +1,138 @@
+// The model-free parts of LLM Guard v0.3.16's NoRefusal / NoRefusalLight output scanners:
+// Punkt sentence splitting (nltk.sent_tokenize with the English punkt_tab data), Python's
+// round()/str.strip()/str.lower()/float repr, the risk formula and the per-segment decision.
+// Every function reproduces what the Python code computes, bit for bit; docs/scanner.md says
+// how that was checked.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace refusal {
+
+// ---- Python string helpers (input is UTF-8; invalid UTF-8 throws refusal::Error) ----
+
+// Python's str.isspace() for one code point: Unicode White_Space plus U+001C..U+001F.
+bool python_isspace(char32_t c);
+// text.strip() as Python does it: a view into `text` without leading/trailing whitespace.
+std::string_view python_strip(std::string_view text);
+// True when text.strip() == "" (LLM Guard's empty-output test).
+bool python_isspace_only(std::string_view text);
+// str.lower(): full lowercase mapping (U+0130 -> "i\u0307") and the Final_Sigma rule.
+std::string python_lower(std::string_view text);
+
+// ---- Python numbers ----
+
+// round(x, digits) for a float: correctly rounded, ties to even on the exact binary value,
+// sign of zero kept (round(-0.04, 1) == -0.0).
+double python_round(double x, int digits);
+// repr(x): shortest round-trip digits, "-1.0", "0.2", "-0.0", "1e-05", "1e+16", "inf", "nan".
+std::string format_python_float(double x);
+// llm_guard.util.calculate_risk_score (v0.3.16): in [-1, 1], negative below the threshold,
+// -0.0 kept. Throws refusal::Error where Python raises ZeroDivisionError (threshold 0 or 1).
+double calculate_risk_score(double score, double threshold);
+
+// ---- Punkt sentence splitting (nltk.tokenize.punkt) ----
+
+// The four files of nltk_data's tokenizers/punkt_tab/<language>/, as nltk's PunktDecoder reads
+// them (entries are UTF-8 strings exactly as in the files).
+struct PunktParameters {
+  std::unordered_set<std::string> abbrev_types;
+  std::unordered_set<std::string> sent_starters;
+  // Collocation pairs, stored as first + '\t' + second.
+  std::unordered_set<std::string> collocations;
+  std::unordered_map<std::string, int> ortho_context;
+};
+
+// Reads abbrev_types.txt, collocations.tab, ortho_context.tab and sent_starters.txt from `dir`
+// (e.g. data/punkt_tab/english). Errors name the file and line.
+PunktParameters load_punkt_parameters(const std::filesystem::path& dir);
+
+// Which nltk's Punkt to reproduce. nltk 3.9.x uses Python's `re`; nltk >= 3.10 compiles its
+// patterns with the `regex` module (whose \s leaves out U+001C..U+001F and whose \w adds
+// marks) and treats curly quotes and guillemets as closing punctuation. `pip install
+// llm-guard==0.3.16` (nltk>=3.9.1,<4) resolves to 3.10.x today.
+enum class PunktVariant { kNltk39, kNltk310 };
+inline constexpr PunktVariant kDefaultPunktVariant = PunktVariant::kNltk310;
+
+// One sentence, with its position in the ORIGINAL (unstripped) text: code-point offsets and
+// byte offsets, half-open.
+struct Sentence {
+  std::string text;
+  std::size_t char_begin = 0;
+  std::size_t char_end = 0;
+  std::size_t byte_begin = 0;
+  std::size_t byte_end = 0;
+};
+
+// nltk.sent_tokenize(text.strip()) with the given parameters, i.e. what
+// llm_guard.util.split_text_by_sentences returns. Empty or whitespace-only text gives [].
+std::vector<Sentence> split_sentences(std::string_view text, const PunktParameters& params,
+                                      PunktVariant variant = kDefaultPunktVariant);
+
+// ---- NoRefusal (model-based) decision ----
+
+enum class MatchType { kFull, kSentence };
+
+// The inputs NoRefusal feeds to the model: FULL gives the output itself (not stripped),
+// SENTENCE gives split_sentences(output). Empty-after-strip output has no inputs (the scanner
+// returns before running the model).
+std::vector<Sentence> no_refusal_inputs(std::string_view output, MatchType match_type,
+                                        const PunktParameters& params,
+                                        PunktVariant variant = kDefaultPunktVariant);
+
+// What the transformers text-classification pipeline returns for one input: the top label
+// ("REJECTION" or "NORMAL") and its probability, a float32 value widened to double.
+struct SegmentScore {
+  std::string label;
+  double score = 0.0;
+};
+
+// The pipeline's top label from float32 softmax probabilities (argmax, ties go to index 0,
+// "NORMAL").
+SegmentScore pipeline_top_label(float p_normal, float p_rejection);
+
+// round(score if label == "REJECTION" else 1 - score, 2), in double arithmetic as Python does.
+double rejection_score(const SegmentScore& segment);
+
+struct NoRefusalVerdict {
+  bool is_valid = true;
+  double risk_score = -1.0;
+  // Invalid: the first segment whose score exceeds the threshold. Valid: the first segment
+  // holding the highest score above 0.0 (the scanner's starting value); none when every score
+  // is 0.0 or there are no segments.
+  std::optional<std::size_t> deciding_segment;
+  double highest_score = 0.0;
+  std::vector<double> scores;  // rejection_score() per segment, in order
+};
+
+// NoRefusal.scan given the model results in input order: the first score > threshold makes the
+// output invalid with the risk of that score; otherwise valid with the risk of the highest
+// score. An empty span (empty-after-strip output) gives (true, -1.0).
+NoRefusalVerdict no_refusal_decision(std::span<const SegmentScore> segments, double threshold);
+
+inline constexpr double kNoRefusalDefaultThreshold = 0.75;
+
+// ---- NoRefusalLight (substring list) ----
+
+struct NoRefusalLightVerdict {
+  bool is_valid = true;
+  double risk_score = -1.0;
+  std::vector<std::string> matched;  // the lowercased phrases found, in list order
+};
+
+// The 28 phrases of NoRefusalLight, verbatim and in order.
+std::span<const std::string_view> no_refusal_light_phrases();
+
+// NoRefusalLight().scan: lowercase both sides with str.lower(), plain substring match; any
+// hit gives (false, 1.0), none gives (true, -1.0).
+NoRefusalLightVerdict no_refusal_light(std::string_view output);
+
+}  // namespace refusal
