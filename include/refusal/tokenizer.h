@@ -46,8 +46,8 @@ struct Encoding {
   // UTF-8 byte offsets (what the Rust core computes), into the text after U+FFFD repair.
   std::vector<Offsets> byte_offsets;
   std::vector<uint8_t> special_tokens_mask;  // 1 for <s>, </s>
-  std::vector<int8_t> sequence_ids;           // -1 special, 0 first text, 1 second text
-  bool truncated = false;  // tokens were dropped by max_length
+  std::vector<int8_t> sequence_ids;          // -1 special, 0 first text, 1 second text
+  bool truncated = false;                    // tokens were dropped by max_length
 
   size_t size() const { return ids.size(); }
 };

@@ -1,0 +1,428 @@
+// Tokenizer: the HF encode pipeline (added tokens, ByteLevel pre-tokenizer, BPE,
+// RobertaProcessing with trimmed offsets, truncation and overflow windows) and decoding.
+#include "refusal/tokenizer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "refusal/error.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/model.h"
+#include "tokenizer/unicode.h"
+
+namespace refusal {
+
+using tokenizer::BpePiece;
+using tokenizer::Model;
+using tokenizer::Segment;
+
+namespace {
+
+// A content token before the post-processor: ids and untrimmed byte offsets.
+struct RawToken {
+  int32_t id;
+  uint32_t start;  // whole code points: a token holding part of a character spans all of it
+  uint32_t end;
+  uint32_t lead;  // bytes of leading / trailing whitespace that trim_offsets removes
+  uint32_t trail;
+  bool added;  // an added token: its text is text[start, end)
+};
+
+// The text encode() works on: the input, or its U+FFFD-repaired copy.
+struct CheckedText {
+  std::string repaired;
+  std::string_view text;
+  bool ascii = true;
+};
+
+bool is_ascii(std::string_view s) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (w & 0x8080808080808080ull) return false;
+  }
+  for (; i < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
+  }
+  return true;
+}
+
+void check_utf8(std::string_view in, Utf8Errors mode, CheckedText& out) {
+  out.text = in;
+  out.ascii = is_ascii(in);
+  if (out.ascii) return;
+  const size_t bad = tokenizer::find_invalid_utf8(in);
+  if (bad == std::string_view::npos) return;
+  if (mode == Utf8Errors::kStrict) {
+    throw Error("invalid UTF-8 at byte offset " + std::to_string(bad) + " (byte 0x" +
+                "0123456789ABCDEF"[static_cast<unsigned char>(in[bad]) >> 4] +
+                "0123456789ABCDEF"[static_cast<unsigned char>(in[bad]) & 15] + ")");
+  }
+  out.repaired = tokenizer::repair_utf8(in);
+  out.text = out.repaired;
+}
+
+// Byte offset -> code point index, for offsets that mostly come in increasing order.
+class CharCounter {
+ public:
+  CharCounter(std::string_view s, bool ascii) : s_(s), ascii_(ascii) {}
+  size_t operator()(size_t p) {
+    if (ascii_) return p;
+    for (; byte_ < p; ++byte_) chars_ += !tokenizer::is_continuation(s_[byte_]);
+    for (; byte_ > p; --byte_) chars_ -= !tokenizer::is_continuation(s_[byte_ - 1]);
+    return chars_;
+  }
+
+ private:
+  std::string_view s_;
+  bool ascii_;
+  size_t byte_ = 0;
+  size_t chars_ = 0;
+};
+
+// Leading / trailing whitespace bytes of an added token's text ("Ġ" counts one byte).
+void whitespace_ends(std::string_view s, uint32_t* lead, uint32_t* trail) {
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t len = 0;
+    const char32_t cp = tokenizer::decode_utf8(s.data() + i, &len);
+    if (cp != 0x120 && tokenizer::char_class(cp) != tokenizer::CharClass::kSpace) break;
+    *lead += cp == 0x120 ? 1 : static_cast<uint32_t>(len);
+    i += len;
+  }
+  size_t j = s.size();
+  while (j > 0) {
+    size_t start = j - 1;
+    while (start > 0 && tokenizer::is_continuation(s[start])) --start;
+    size_t len = 0;
+    const char32_t cp = tokenizer::decode_utf8(s.data() + start, &len);
+    if (cp != 0x120 && tokenizer::char_class(cp) != tokenizer::CharClass::kSpace) break;
+    *trail += cp == 0x120 ? 1 : static_cast<uint32_t>(len);
+    j = start;
+  }
+}
+
+// Content tokens of `text`; stops once more than `limit` are found (truncation needs no more).
+void tokenize_into(const Model& m, std::string_view text, size_t limit,
+                   std::vector<RawToken>& out) {
+  if (text.size() >= UINT32_MAX) throw Error("text too long to tokenize (4 GiB or more)");
+  thread_local std::vector<Segment> segments;
+  thread_local std::vector<BpePiece> pieces;
+  m.added.split(text, segments);
+  const char* s = text.data();
+  for (const Segment& seg : segments) {
+    if (out.size() > limit) break;
+    if (seg.token >= 0) {
+      RawToken r{m.added.tokens()[static_cast<size_t>(seg.token)].id,
+                 static_cast<uint32_t>(seg.begin),
+                 static_cast<uint32_t>(seg.end),
+                 0,
+                 0,
+                 true};
+      whitespace_ends(text.substr(seg.begin, seg.end - seg.begin), &r.lead, &r.trail);
+      out.push_back(r);
+      continue;
+    }
+    tokenizer::split_words(s, seg.begin, seg.end, [&](size_t pb, size_t pe) {
+      pieces.clear();
+      m.bpe.tokenize(text.substr(pb, pe - pb), pieces);
+      for (const BpePiece& p : pieces) {
+        const size_t b = pb + p.start, e = pb + p.end;
+        size_t start = b, end = e;
+        while (start > pb && tokenizer::is_continuation(s[start])) --start;
+        while (end < pe && tokenizer::is_continuation(s[end])) ++end;
+        // Only "Ġ" (a space byte) is whitespace in the byte-level alphabet.
+        uint32_t lead = 0, trail = 0;
+        while (b + lead < e && s[b + lead] == ' ') ++lead;
+        while (e - trail > b && s[e - trail - 1] == ' ') ++trail;
+        out.push_back(
+            {p.id, static_cast<uint32_t>(start), static_cast<uint32_t>(end), lead, trail, false});
+      }
+      return out.size() <= limit;
+    });
+  }
+}
+
+void add_special(const Model& m, Encoding& enc, bool cls, bool with_tokens) {
+  enc.ids.push_back(cls ? m.post.cls_id : m.post.sep_id);
+  if (with_tokens) enc.tokens.push_back(cls ? m.post.cls_token : m.post.sep_token);
+  enc.offsets.emplace_back(0, 0);
+  enc.byte_offsets.emplace_back(0, 0);
+  enc.special_tokens_mask.push_back(1);
+  enc.sequence_ids.push_back(-1);
+}
+
+// Appends tokens[0, n) of one text, with the post-processor's offset trimming.
+void add_content(const Model& m, Encoding& enc, std::string_view text, bool ascii,
+                 const RawToken* tokens, size_t n, int8_t sequence, bool with_tokens) {
+  CharCounter chars(text, ascii);
+  for (size_t i = 0; i < n; ++i) {
+    const RawToken& t = tokens[i];
+    size_t start = t.start, end = t.end;
+    if (m.post.trim_offsets) {
+      size_t lead = t.lead;
+      if (m.post.add_prefix_space && lead == 1 && (i == 0 || start == 0)) lead = 0;
+      if (lead > 0) start = std::min(start + lead, end);
+      if (t.trail > 0 && end >= t.trail) end = std::max(end - t.trail, start);
+    }
+    enc.ids.push_back(t.id);
+    if (with_tokens) {
+      if (t.added) {
+        enc.tokens.emplace_back(text.substr(t.start, t.end - t.start));
+      } else {
+        enc.tokens.push_back(m.id_to_token[static_cast<size_t>(t.id)]);
+      }
+    }
+    const size_t cs = chars(start);
+    enc.offsets.emplace_back(cs, chars(end));
+    enc.byte_offsets.emplace_back(start, end);
+    enc.special_tokens_mask.push_back(0);
+    enc.sequence_ids.push_back(sequence);
+  }
+}
+
+Encoding build_single(const Model& m, const CheckedText& ct, const RawToken* tokens, size_t n,
+                      const EncodeOptions& opts) {
+  Encoding enc;
+  const size_t total = n + (opts.add_special_tokens ? m.post.added(false) : 0);
+  enc.ids.reserve(total);
+  enc.offsets.reserve(total);
+  enc.byte_offsets.reserve(total);
+  if (opts.with_tokens) enc.tokens.reserve(total);
+  const bool specials = opts.add_special_tokens && m.post.roberta;
+  if (specials) add_special(m, enc, true, opts.with_tokens);
+  add_content(m, enc, ct.text, ct.ascii, tokens, n, 0, opts.with_tokens);
+  if (specials) add_special(m, enc, false, opts.with_tokens);
+  return enc;
+}
+
+size_t content_budget(const Model& m, size_t max_length, bool add_special, bool pair) {
+  const size_t n_add = add_special ? m.post.added(pair) : 0;
+  if (max_length < n_add) {
+    throw Error("max_length " + std::to_string(max_length) + " leaves no room for the " +
+                std::to_string(n_add) + " special tokens");
+  }
+  return max_length - n_add;
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(std::shared_ptr<const tokenizer::Model> model) : model_(std::move(model)) {}
+
+Tokenizer Tokenizer::from_tokenizer_json(const std::filesystem::path& path) {
+  const std::string origin = path.string();
+  return Tokenizer(std::make_shared<const Model>(
+      tokenizer::spec_from_tokenizer_json(tokenizer::read_file(origin), origin)));
+}
+
+Tokenizer Tokenizer::from_tokenizer_json_string(std::string_view json, std::string_view origin) {
+  return Tokenizer(std::make_shared<const Model>(
+      tokenizer::spec_from_tokenizer_json(json, std::string(origin))));
+}
+
+Tokenizer Tokenizer::from_vocab_merges(
+    const std::filesystem::path& vocab_json, const std::filesystem::path& merges_txt,
+    const std::optional<std::filesystem::path>& tokenizer_config_json,
+    const std::optional<std::filesystem::path>& special_tokens_map_json) {
+  tokenizer::ModelSpec spec =
+      tokenizer::spec_from_vocab_merges(vocab_json.string(), merges_txt.string());
+  if (tokenizer_config_json) {
+    tokenizer::apply_tokenizer_config(spec, tokenizer_config_json->string(), true);
+  }
+  if (special_tokens_map_json) {
+    tokenizer::apply_special_tokens_map(spec, special_tokens_map_json->string());
+  }
+  return Tokenizer(std::make_shared<const Model>(std::move(spec)));
+}
+
+Tokenizer Tokenizer::from_model_folder(const std::filesystem::path& folder) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(folder)) throw Error(folder.string() + ": not a folder");
+  const fs::path config = folder / "tokenizer_config.json";
+  const fs::path special = folder / "special_tokens_map.json";
+  const bool has_config = fs::exists(config);
+  if (fs::exists(folder / "tokenizer.json")) {
+    const std::string origin = (folder / "tokenizer.json").string();
+    tokenizer::ModelSpec spec =
+        tokenizer::spec_from_tokenizer_json(tokenizer::read_file(origin), origin);
+    // tokenizer.json holds the pipeline; the config adds model_max_length and the pad token.
+    if (has_config) tokenizer::apply_tokenizer_config(spec, config.string(), false);
+    return Tokenizer(std::make_shared<const Model>(std::move(spec)));
+  }
+  if (fs::exists(folder / "vocab.json") && fs::exists(folder / "merges.txt")) {
+    return from_vocab_merges(folder / "vocab.json", folder / "merges.txt",
+                             has_config ? std::optional(config) : std::nullopt,
+                             fs::exists(special) ? std::optional(special) : std::nullopt);
+  }
+  throw Error(folder.string() + ": no tokenizer.json, nor vocab.json + merges.txt");
+}
+
+Encoding Tokenizer::encode(std::string_view utf8, const EncodeOptions& options) const {
+  const Model& m = *model_;
+  CheckedText ct;
+  check_utf8(utf8, options.utf8_errors, ct);
+  const size_t max_length = options.max_length == 0 ? m.model_max_length : options.max_length;
+  size_t limit = kNoTruncation;
+  if (max_length != kNoTruncation) {
+    limit = content_budget(m, max_length, options.add_special_tokens, false);
+  }
+  thread_local std::vector<RawToken> raw;
+  raw.clear();
+  tokenize_into(m, ct.text, limit, raw);
+  const bool truncated = raw.size() > limit;
+  Encoding enc = build_single(m, ct, raw.data(), truncated ? limit : raw.size(), options);
+  enc.truncated = truncated;
+  return enc;
+}
+
+std::vector<Encoding> Tokenizer::encode_windows(std::string_view utf8, size_t max_length,
+                                                size_t stride, const EncodeOptions& options) const {
+  const Model& m = *model_;
+  CheckedText ct;
+  check_utf8(utf8, options.utf8_errors, ct);
+  const size_t budget = content_budget(m, max_length, options.add_special_tokens, false);
+  std::vector<RawToken> raw;
+  tokenize_into(m, ct.text, kNoTruncation, raw);
+  std::vector<Encoding> windows;
+  const size_t n = raw.size();
+  if (budget == 0) {
+    // HF's truncate(0): an empty encoding whose overflow is the whole text.
+    windows.push_back(build_single(m, ct, raw.data(), 0, options));
+    windows.push_back(build_single(m, ct, raw.data(), n, options));
+  } else if (n <= budget) {
+    windows.push_back(build_single(m, ct, raw.data(), n, options));
+  } else {
+    if (stride >= budget) {
+      throw Error("stride " + std::to_string(stride) + " must be smaller than max_length " +
+                  std::to_string(max_length) + " minus the special tokens (" +
+                  std::to_string(budget) + ")");
+    }
+    for (size_t start = 0;; start += budget - stride) {
+      const size_t stop = std::min(start + budget, n);
+      windows.push_back(build_single(m, ct, raw.data() + start, stop - start, options));
+      if (stop == n) break;
+    }
+  }
+  for (Encoding& w : windows) w.truncated = windows.size() > 1;
+  return windows;
+}
+
+Encoding Tokenizer::encode_pair(std::string_view first, std::string_view second,
+                                const EncodeOptions& options) const {
+  const Model& m = *model_;
+  CheckedText ca, cb;
+  check_utf8(first, options.utf8_errors, ca);
+  check_utf8(second, options.utf8_errors, cb);
+  const size_t max_length = options.max_length == 0 ? m.model_max_length : options.max_length;
+  size_t limit = kNoTruncation;
+  if (max_length != kNoTruncation) {
+    limit = content_budget(m, max_length, options.add_special_tokens, true);
+  }
+  std::vector<RawToken> a, b;
+  tokenize_into(m, ca.text, limit, a);
+  tokenize_into(m, cb.text, limit, b);
+  size_t na = a.size(), nb = b.size();
+  bool truncated = false;
+  if (limit != kNoTruncation && na + nb > limit) {
+    // HF's longest_first: drop one token at a time from the longer text (the second on ties).
+    truncated = true;
+    size_t excess = na + nb - limit;
+    size_t& longer = na > nb ? na : nb;
+    const size_t d = std::min(excess, na > nb ? na - nb : nb - na);
+    longer -= d;
+    excess -= d;
+    nb -= (excess + 1) / 2;
+    na -= excess / 2;
+  }
+  Encoding enc;
+  const bool specials = options.add_special_tokens && m.post.roberta;
+  if (specials) add_special(m, enc, true, options.with_tokens);
+  add_content(m, enc, ca.text, ca.ascii, a.data(), na, 0, options.with_tokens);
+  if (specials) {
+    add_special(m, enc, false, options.with_tokens);
+    add_special(m, enc, false, options.with_tokens);
+  }
+  add_content(m, enc, cb.text, cb.ascii, b.data(), nb, 1, options.with_tokens);
+  if (specials) add_special(m, enc, false, options.with_tokens);
+  enc.truncated = truncated;
+  return enc;
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+  const Model& m = *model_;
+  const auto& alphabet = tokenizer::byte_alphabet();
+  std::string bytes;
+  bool first = true;
+  for (const int32_t id : ids) {
+    std::string_view token;
+    if (const AddedToken* t = m.added.by_id(id)) {
+      if (skip_special_tokens && t->special) continue;
+      token = t->content;
+    } else if (id >= 0 && static_cast<size_t>(id) < m.id_to_token.size() &&
+               !m.id_to_token[static_cast<size_t>(id)].empty()) {
+      token = m.id_to_token[static_cast<size_t>(id)];
+    } else {
+      continue;  // HF skips ids it does not know
+    }
+    if (!m.byte_level_decoder) {
+      // No decoder: HF joins the tokens with spaces.
+      if (!first) bytes += ' ';
+      bytes += token;
+      first = false;
+      continue;
+    }
+    // A token made only of byte-level characters gives its bytes; any other, its own text.
+    const size_t mark = bytes.size();
+    bool all_bytes = true;
+    for (size_t i = 0; i < token.size();) {
+      size_t len = 0;
+      const char32_t cp = tokenizer::decode_utf8(token.data() + i, &len);
+      if (cp >= alphabet.cp_to_byte.size() || alphabet.cp_to_byte[cp] < 0) {
+        all_bytes = false;
+        break;
+      }
+      bytes.push_back(static_cast<char>(alphabet.cp_to_byte[cp]));
+      i += len;
+    }
+    if (!all_bytes) {
+      bytes.resize(mark);
+      bytes += token;
+    }
+  }
+  if (tokenizer::find_invalid_utf8(bytes) == std::string::npos) return bytes;
+  return tokenizer::repair_utf8(bytes);
+}
+
+std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
+  if (const AddedToken* t = model_->added.by_content(token)) return t->id;
+  const auto it = model_->vocab.find(std::string(token));
+  if (it == model_->vocab.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
+  if (const AddedToken* t = model_->added.by_id(id)) return t->content;
+  if (id < 0 || static_cast<size_t>(id) >= model_->id_to_token.size()) return std::nullopt;
+  const std::string& s = model_->id_to_token[static_cast<size_t>(id)];
+  if (s.empty()) return std::nullopt;
+  return s;
+}
+
+size_t Tokenizer::vocab_size() const {
+  size_t n = model_->id_to_token.size();
+  for (const AddedToken& t : model_->added.tokens()) {
+    n = std::max(n, static_cast<size_t>(t.id) + 1);
+  }
+  return n;
+}
+
+size_t Tokenizer::model_max_length() const { return model_->model_max_length; }
+size_t Tokenizer::num_special_tokens_to_add(bool pair) const { return model_->post.added(pair); }
+std::optional<int32_t> Tokenizer::pad_token_id() const { return model_->pad_id; }
+const std::vector<AddedToken>& Tokenizer::added_tokens() const { return model_->added.tokens(); }
+size_t Tokenizer::cache_size() const { return model_->bpe.cache().size(); }
+void Tokenizer::clear_cache() const { model_->bpe.cache().clear(); }
+
+}  // namespace refusal

@@ -1,0 +1,128 @@
+// 100% identical ids against PyPI tokenizers on 57,540 texts: every text of ../shared/data and
+// 6,000 random texts (scripts/make_tokenizer_vectors.py), with and without truncation at 128
+// and 512. Encodes from several threads at once, which also exercises the shared word cache.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vectors.h"
+
+namespace refusal::test {
+namespace {
+
+using nlohmann::json;
+
+struct Case {
+  std::string label;
+  std::string text;
+  json want;
+};
+
+// The hashes the script computes, from our encodings.
+json our_record(const Tokenizer& tok, const std::string& text, bool with_ids) {
+  const Encoding full = tok.encode(text, {.max_length = kNoTruncation});
+  const Encoding bare =
+      tok.encode(text, {.max_length = kNoTruncation, .add_special_tokens = false});
+  const Encoding t128 = tok.encode(text, {.max_length = 128, .with_tokens = false});
+  const Encoding t128_bare =
+      tok.encode(text, {.max_length = 128, .add_special_tokens = false, .with_tokens = false});
+  const Encoding t512 = tok.encode(text, {.max_length = 512, .with_tokens = false});
+  Fnv more;
+  for (const auto& [a, b] : full.offsets) {
+    more.add(static_cast<uint32_t>(a));
+    more.add(static_cast<uint32_t>(b));
+  }
+  for (const auto* ids : {&bare.ids, &t128.ids, &t128_bare.ids, &t512.ids}) {
+    more.add(0xFFFFFFFFu);
+    for (int32_t id : *ids) more.add(static_cast<uint32_t>(id));
+  }
+  json r = {{"n", full.ids.size()}, {"h_ids", fnv_ids(full.ids)}, {"h_more", more.hex()}};
+  if (with_ids) r["ids"] = bare.ids;
+  return r;
+}
+
+size_t check_all(const std::vector<Case>& cases) {
+  const Tokenizer& tok = reference_tokenizer();
+  std::atomic<size_t> next{0}, failures{0};
+  std::mutex mu;
+  auto work = [&] {
+    for (size_t i = next++; i < cases.size(); i = next++) {
+      const Case& c = cases[i];
+      const json got = our_record(tok, c.text, c.want.contains("ids"));
+      bool same = true;
+      for (const char* key : {"n", "h_ids", "h_more", "ids"}) {
+        if (c.want.contains(key) && got[key] != c.want[key]) same = false;
+      }
+      if (!same && failures++ < 10) {
+        std::lock_guard<std::mutex> lock(mu);
+        ADD_FAILURE() << c.label << ": differs from HF tokenizers\n  text: "
+                      << json(c.text).dump().substr(0, 300) << "\n  n ours " << got["n"]
+                      << " theirs " << c.want["n"];
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const unsigned n = std::max(2u, std::min(8u, std::thread::hardware_concurrency()));
+  for (unsigned t = 0; t < n; ++t) threads.emplace_back(work);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0u);
+  return cases.size();
+}
+
+TEST(Corpus, RandomTextsMatchHuggingFace) {
+  const std::vector<json> records = read_jsonl(kData + "/corpus_random.jsonl.gz");
+  ASSERT_TRUE(records.at(0).contains("meta"));
+  std::vector<Case> cases;
+  for (size_t i = 1; i < records.size(); ++i) {
+    json want = records[i];
+    std::string text = want["text"];
+    want.erase("text");
+    ASSERT_TRUE(want.contains("ids"));
+    cases.push_back({"random text " + std::to_string(i - 1), std::move(text), std::move(want)});
+  }
+  EXPECT_EQ(check_all(cases), 6000u);
+}
+
+TEST(Corpus, SharedDataMatchesHuggingFace) {
+  const std::vector<json> records = read_jsonl(kData + "/corpus_shared.jsonl.gz");
+  ASSERT_TRUE(records.at(0).contains("meta"));
+  // The texts come from ../shared/data in the script's order: sorted file names, then lines.
+  std::vector<std::string> files;
+  for (const auto& dir : std::filesystem::directory_iterator(kShared + "/data")) {
+    if (!dir.is_directory()) continue;
+    for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
+      if (f.path().string().ends_with(".jsonl.gz")) files.push_back(f.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<Case> cases;
+  size_t r = 1, with_ids = 0;
+  for (const std::string& file : files) {
+    const std::vector<std::string> lines = read_lines(file);
+    for (size_t line = 0; line < lines.size(); ++line, ++r) {
+      ASSERT_LT(r, records.size()) << "more shared texts than vectors: rerun the script";
+      json want = records[r];
+      const std::string label = want["src"].get<std::string>() + ":" + std::to_string(line + 1);
+      ASSERT_TRUE(file.ends_with(want["src"].get<std::string>())) << label;
+      ASSERT_EQ(want["line"].get<size_t>(), line) << label;
+      std::string text = json::parse(lines[line])["text"];
+      Fnv h;
+      for (unsigned char c : text) h.add(c);
+      ASSERT_EQ(h.hex(), want["h_text"].get<std::string>()) << label << ": the text changed";
+      with_ids += want.contains("ids");
+      cases.push_back({label, std::move(text), std::move(want)});
+    }
+  }
+  EXPECT_EQ(r, records.size());
+  EXPECT_GT(with_ids, 1000u);
+  EXPECT_GE(check_all(cases), 51540u);
+}
+
+}  // namespace
+}  // namespace refusal::test
