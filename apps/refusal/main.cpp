@@ -21,13 +21,16 @@ int main(int argc, char** argv) {
     auto run = registrar(app);
     commands[app.get_subcommands({}).back()] = run;
   };
+  add(refusal::app::add_classify_command);
   add(refusal::app::add_info_command);
   add(refusal::app::add_tokenize_command);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
   try {
     for (const CLI::App* sub : app.get_subcommands()) return commands.at(sub)();
