@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, then builds and tests the
-# release build and the ASan + UBSan build. This is what CI runs (.ci/run).
+# release build and the ASan + UBSan build, and runs a 30 s libFuzzer pass on the tokenizer.
+# This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,3 +14,8 @@ for preset in release asan; do
   echo "== $preset: test"
   ctest --preset "$preset" -j "$jobs"
 done
+
+echo "== fuzz: 30 s on the tokenizer (clang, ASan + UBSan)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz --target fuzz_tokenizer -j "$jobs"
+ctest --test-dir build/fuzz -L fuzz --output-on-failure
