@@ -37,6 +37,7 @@ struct ClassifyArgs {
   bool raw_scores = false;
   bool resume = false;
   int threads = 0;
+  std::string dtype = "fp32";
   std::size_t batch_size = 32;
   std::size_t chunk_rows = 4096;
   std::string progress = "auto";
@@ -117,7 +118,7 @@ int run_classify(ClassifyArgs a) {
                   "--model DIR|HUB_ID (see README: the real weights)");
     }
     classifier = std::make_unique<Classifier>(
-        Classifier::load(a.model, {.threads = a.threads}, options));
+        Classifier::load(a.model, {.threads = a.threads, .dtype = parse_dtype(a.dtype)}, options));
   }
 
   io::ReaderOptions reader_options;
@@ -224,6 +225,10 @@ Command add_classify_command(CLI::App& app) {
                 "Continue an interrupted job from what --output already holds (same options)");
   cmd->add_option("--threads", a->threads, "Threads (default: the CPUs this process may use)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--dtype", a->dtype,
+                  "fp32 (exact, default), bf16 or int8 (faster, slightly different scores)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
+      ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Texts per batch")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();

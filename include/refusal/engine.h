@@ -11,10 +11,23 @@
 
 namespace refusal {
 
+// Precision of the linear layers. fp32 is exact (transformers' logits within 1e-4); the others
+// trade a little accuracy for speed and are only used when asked for.
+enum class DType {
+  kFp32,  // default
+  kBf16,  // bf16 weights and activations, fp32 accumulation (AVX512-BF16 where present)
+  kInt8,  // int8 per-channel weights, activations quantized per token at run time (VNNI)
+};
+
+// "fp32", "bf16", "int8" ↔ DType; parse throws refusal::Error naming the bad value.
+DType parse_dtype(const std::string& name);
+const char* dtype_name(DType dtype);
+
 struct EngineOptions {
   // Worker threads, the caller included. 0: the CPUs this process may really use (affinity and
   // cgroup CPU quota), not the machine's core count.
   int threads = 0;
+  DType dtype = DType::kFp32;
 };
 
 // One text's result.
@@ -39,6 +52,9 @@ class Engine {
   const ModelConfig& config() const;
   const ModelFiles& files() const;
   int threads() const;
+  DType dtype() const;
+  // The instruction set the kernels dispatched to, e.g. "avx512+bf16+vnni".
+  std::string isa() const;
   std::int64_t parameter_count() const;
   // The dtype of each weights file's tensors, e.g. {"F32"} or {"F16"}.
   std::vector<std::string> weight_dtypes() const;

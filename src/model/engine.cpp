@@ -7,16 +7,37 @@
 
 #include "base/cpu_budget.h"
 #include "base/thread_pool.h"
+#include "kernels/cpu_features.h"
 #include "model/roberta.h"
 #include "model/weights.h"
 #include "refusal/error.h"
 
 namespace refusal {
 
+DType parse_dtype(const std::string& name) {
+  if (name == "fp32" || name == "float32") return DType::kFp32;
+  if (name == "bf16" || name == "bfloat16") return DType::kBf16;
+  if (name == "int8") return DType::kInt8;
+  throw Error("dtype: unknown '" + name + "' (expected fp32, bf16 or int8)");
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::kBf16:
+      return "bf16";
+    case DType::kInt8:
+      return "int8";
+    default:
+      return "fp32";
+  }
+}
+
 struct Engine::Impl {
+  DType dtype = DType::kFp32;
   ModelFiles files;
   ModelConfig config;
   std::unique_ptr<model::WeightStore> store;
+  std::unique_ptr<model::RobertaRuntime> runtime;
   std::unique_ptr<base::ThreadPool> pool;
 };
 
@@ -35,8 +56,17 @@ Engine Engine::load(const ModelFiles& files, const EngineOptions& options) {
   }
   auto impl = std::make_unique<Impl>();
   impl->files = files;
+  impl->dtype = options.dtype;
   impl->config = load_model_config(files.config);
   impl->store = std::make_unique<model::WeightStore>(impl->config, files.weights);
+  const auto precision = options.dtype == DType::kBf16   ? kernels::Precision::kBf16
+                         : options.dtype == DType::kInt8 ? kernels::Precision::kInt8
+                                                         : kernels::Precision::kFp32;
+  impl->runtime =
+      std::make_unique<model::RobertaRuntime>(impl->config, impl->store->weights(), precision,
+                                              [&](std::size_t layer) {
+                                                impl->store->release_encoder_matrices(layer);
+                                              });
   const int threads = options.threads > 0 ? options.threads : base::usable_cpus();
   impl->pool = std::make_unique<base::ThreadPool>(threads);
   return Engine(std::move(impl));
@@ -45,6 +75,8 @@ Engine Engine::load(const ModelFiles& files, const EngineOptions& options) {
 const ModelConfig& Engine::config() const { return impl_->config; }
 const ModelFiles& Engine::files() const { return impl_->files; }
 int Engine::threads() const { return impl_->pool->threads(); }
+DType Engine::dtype() const { return impl_->dtype; }
+std::string Engine::isa() const { return kernels::isa_name(); }
 std::int64_t Engine::parameter_count() const { return impl_->store->parameter_count(); }
 std::vector<std::string> Engine::weight_dtypes() const { return impl_->store->dtypes(); }
 
@@ -82,7 +114,7 @@ std::vector<Classification> Engine::classify(
   }
   std::vector<Classification> out(batch.size());
   if (batch.empty()) return out;
-  const auto logits = model::roberta_forward(c, impl_->store->weights(), batch, *impl_->pool);
+  const auto logits = impl_->runtime->forward(batch, *impl_->pool);
   const auto labels = static_cast<std::size_t>(c.num_labels());
   for (std::size_t s = 0; s < batch.size(); ++s) {
     out[s].logits.assign(logits.begin() + static_cast<std::ptrdiff_t>(s * labels),

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/kernels.h"
 
@@ -25,29 +26,6 @@ void parallel_ranges(base::ThreadPool& pool, size_t n, size_t min_chunk, Fn&& fn
   });
 }
 
-// out[t, :] = x[t, :] · Wᵀ + b, split across the pool by rows when there are many tokens and by
-// output columns when there are few (one short text still uses every thread).
-void linear(base::ThreadPool& pool, size_t tokens, const LinearWeights& w, size_t in,
-            const float* x, float* out) {
-  const size_t out_features = w.bias.size();
-  const size_t threads = static_cast<size_t>(pool.threads());
-  if (tokens >= 32 * threads) {
-    parallel_ranges(pool, tokens, 16, [&](size_t r0, size_t r1) {
-      kernels::linear(r1 - r0, out_features, in, x + r0 * in, in, w.weight.data(), in,
-                      w.bias.data(), out + r0 * out_features, out_features);
-    });
-  } else {
-    // Column blocks of 64 keep the BLAS kernels on full tiles.
-    const size_t blocks = (out_features + 63) / 64;
-    parallel_ranges(pool, blocks, 1, [&](size_t b0, size_t b1) {
-      const size_t c0 = b0 * 64;
-      const size_t c1 = std::min(out_features, b1 * 64);
-      kernels::linear(tokens, c1 - c0, in, x, in, w.weight.data() + c0 * in, in,
-                      w.bias.data() + c0, out + c0, out_features);
-    });
-  }
-}
-
 void activation(const std::string& name, float* x, size_t n) {
   if (name == "gelu") {
     kernels::gelu_erf(x, n);
@@ -60,112 +38,212 @@ void activation(const std::string& name, float* x, size_t n) {
   }
 }
 
+// Activations of one forward pass, kept per calling thread and grown as needed, so the steady
+// state allocates nothing.
+struct Workspace {
+  std::vector<float> x, qkv, context, tmp, inter;
+  std::vector<std::byte> scratch;
+  std::vector<size_t> start;
+  std::vector<float> logits;
+
+  static Workspace& for_this_thread() {
+    thread_local Workspace w;
+    return w;
+  }
+};
+
+template <typename T>
+T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Kernel scratch must be 64-byte aligned.
+std::byte* grow_aligned(std::vector<std::byte>& v, size_t n) {
+  std::byte* p = grow(v, n + 64);
+  const auto misalign = reinterpret_cast<std::uintptr_t>(p) % 64;
+  return misalign ? p + (64 - misalign) : p;
+}
+
 }  // namespace
+
+RobertaRuntime::RobertaRuntime(const ModelConfig& config, const RobertaWeights& weights,
+                               kernels::Precision precision,
+                               const std::function<void(std::size_t)>& packed_layer)
+    : config_(config), weights_(weights), precision_(precision) {
+  const size_t h = static_cast<size_t>(config.hidden_size);
+  const size_t f = static_cast<size_t>(config.intermediate_size);
+  for (const auto& layer : weights.layers) {
+    // Q, K and V as one [3h, h] product: one pass over the activations instead of three.
+    std::vector<float> w(3 * h * h), b(3 * h);
+    const LinearWeights* parts[] = {&layer.query, &layer.key, &layer.value};
+    for (size_t p = 0; p < 3; ++p) {
+      std::memcpy(w.data() + p * h * h, parts[p]->weight.data(), h * h * sizeof(float));
+      std::memcpy(b.data() + p * h, parts[p]->bias.data(), h * sizeof(float));
+    }
+    PackedLayer packed{
+        kernels::PackedLinear(w.data(), b.data(), 3 * h, h, precision),
+        kernels::PackedLinear(layer.attention_out.weight.data(), layer.attention_out.bias.data(),
+                              h, h, precision),
+        kernels::PackedLinear(layer.intermediate.weight.data(), layer.intermediate.bias.data(), f,
+                              h, precision),
+        kernels::PackedLinear(layer.output.weight.data(), layer.output.bias.data(), h, f,
+                              precision)};
+    layers_.push_back(std::move(packed));
+    if (packed_layer) packed_layer(layers_.size() - 1);
+  }
+}
+
+std::size_t RobertaRuntime::packed_bytes() const {
+  size_t bytes = 0;
+  for (const auto& l : layers_) {
+    bytes += l.qkv.bytes() + l.attention_out.bytes() + l.intermediate.bytes() + l.output.bytes();
+  }
+  return bytes;
+}
+
+void RobertaRuntime::linear(base::ThreadPool& pool, const kernels::PackedLinear& w, size_t rows,
+                            const float* x, size_t ldx, float* y, size_t ldy,
+                            std::vector<std::byte>& scratch) const {
+  const size_t threads = static_cast<size_t>(pool.threads());
+  std::byte* s = grow_aligned(scratch, w.scratch_bytes(rows));
+  if (rows >= 16 * threads) {
+    // Many rows: each task prepares and multiplies its own rows.
+    parallel_ranges(pool, rows, 8, [&](size_t r0, size_t r1) {
+      w.prepare_rows(x, ldx, r0, r1, s);
+      w.compute(x, ldx, s, r0, r1, 0, w.n(), y, ldy);
+    });
+  } else {
+    // Few rows (one short text): split the output columns so every thread streams its share
+    // of the weights.
+    w.prepare_rows(x, ldx, 0, rows, s);
+    const size_t block = w.column_block();
+    const size_t blocks = (w.n() + block - 1) / block;
+    parallel_ranges(pool, blocks, 1, [&](size_t b0, size_t b1) {
+      w.compute(x, ldx, s, 0, rows, b0 * block, std::min(w.n(), b1 * block), y, ldy);
+    });
+  }
+}
+
+std::vector<float> RobertaRuntime::forward(std::span<const std::vector<std::int32_t>> batch,
+                                           base::ThreadPool& pool) const {
+  const auto& c = config_;
+  const auto& w = weights_;
+  const size_t hidden = static_cast<size_t>(c.hidden_size);
+  const size_t ffn = static_cast<size_t>(c.intermediate_size);
+  const size_t heads = static_cast<size_t>(c.num_attention_heads);
+  const size_t head_dim = hidden / heads;
+  const size_t qkv_width = 3 * hidden;
+  const float eps = c.layer_norm_eps;
+  Workspace& ws = Workspace::for_this_thread();
+
+  // Ragged packing: sequence s owns rows [start[s], start[s + 1]).
+  ws.start.assign(batch.size() + 1, 0);
+  auto& start = ws.start;
+  for (size_t s = 0; s < batch.size(); ++s) start[s + 1] = start[s] + batch[s].size();
+  const size_t tokens = start.back();
+  const size_t seqs = batch.size();
+
+  float* x = grow(ws.x, tokens * hidden);
+  float* qkv = grow(ws.qkv, tokens * qkv_width);
+  float* context = grow(ws.context, tokens * hidden);
+  float* tmp = grow(ws.tmp, tokens * hidden);
+  float* inter = grow(ws.inter, tokens * ffn);
+
+  // Embeddings: word + position + token type 0, then LayerNorm.
+  pool.parallel_for(seqs, [&](size_t s) {
+    const auto& ids = batch[s];
+    const auto positions = roberta_position_ids(ids, c.pad_token_id);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      float* row = x + (start[s] + i) * hidden;
+      const float* word = w.word_embeddings.data() + static_cast<size_t>(ids[i]) * hidden;
+      const float* pos = w.position_embeddings.data() + static_cast<size_t>(positions[i]) * hidden;
+      const float* type = w.token_type_embeddings.data();
+      for (size_t j = 0; j < hidden; ++j) row[j] = word[j] + type[j] + pos[j];
+    }
+    kernels::add_layer_norm(x + start[s] * hidden, nullptr, ids.size(), hidden,
+                            w.embedding_norm.gamma.data(), w.embedding_norm.beta.data(), eps);
+  });
+
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const auto& packed = layers_[l];
+    const auto& layer = w.layers[l];
+    // The head reads only each sequence's first token, so after the last layer's attention
+    // (which needs every token's keys and values) only those rows go on.
+    const bool last = l + 1 == layers_.size();
+    linear(pool, packed.qkv, tokens, x, hidden, qkv, qkv_width, ws.scratch);
+
+    // Self-attention, one task per (sequence, head); a sequence attends only to itself.
+    pool.parallel_for(seqs * heads, [&](size_t task) {
+      const size_t s = task / heads;
+      const size_t h = task % heads;
+      const size_t len = batch[s].size();
+      const size_t queries = last ? 1 : len;
+      const size_t row0 = start[s];
+      thread_local std::vector<float> scores;
+      float* sc = grow(scores, queries * len);
+      const float* qh = qkv + row0 * qkv_width + h * head_dim;
+      const float* kh = qh + hidden;
+      const float* vh = qh + 2 * hidden;
+      float* out = (last ? context + s * hidden : context + row0 * hidden) + h * head_dim;
+      kernels::gemm_nt(queries, len, head_dim, scale, qh, qkv_width, kh, qkv_width, sc, len);
+      kernels::softmax_rows(sc, queries, len);
+      kernels::gemm_nn(queries, head_dim, len, sc, len, vh, qkv_width, out, hidden);
+    });
+
+    size_t rows = tokens;
+    if (last) {
+      // Keep the first token of each sequence: rows [0, seqs) from here on.
+      for (size_t s = 0; s < seqs; ++s) {
+        if (s != start[s]) std::memcpy(x + s * hidden, x + start[s] * hidden, hidden * sizeof(float));
+      }
+      rows = seqs;
+    }
+
+    // Attention output projection, residual, LayerNorm (into x).
+    linear(pool, packed.attention_out, rows, context, hidden, tmp, hidden, ws.scratch);
+    parallel_ranges(pool, rows, 8, [&](size_t r0, size_t r1) {
+      kernels::add_layer_norm(tmp + r0 * hidden, x + r0 * hidden, r1 - r0, hidden,
+                              layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
+                              eps);
+    });
+    std::swap(x, tmp);
+
+    // Feed-forward: activation(x W1ᵀ + b1) W2ᵀ + b2, residual, LayerNorm.
+    linear(pool, packed.intermediate, rows, x, hidden, inter, ffn, ws.scratch);
+    parallel_ranges(pool, rows, 8, [&](size_t r0, size_t r1) {
+      activation(c.hidden_act, inter + r0 * ffn, (r1 - r0) * ffn);
+    });
+    linear(pool, packed.output, rows, inter, ffn, tmp, hidden, ws.scratch);
+    parallel_ranges(pool, rows, 8, [&](size_t r0, size_t r1) {
+      kernels::add_layer_norm(tmp + r0 * hidden, x + r0 * hidden, r1 - r0, hidden,
+                              layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps);
+    });
+    std::swap(x, tmp);
+  }
+
+  // Classification head on each sequence's first token (<s>), now row s: dense → tanh →
+  // out_proj, in fp32 (it is tiny).
+  const size_t labels = static_cast<size_t>(c.num_labels());
+  std::vector<float> logits(seqs * labels);
+  float* dense = grow(ws.context, seqs * hidden);
+  kernels::linear(seqs, hidden, hidden, x, hidden, w.classifier_dense.weight.data(), hidden,
+                  w.classifier_dense.bias.data(), dense, hidden);
+  kernels::tanh_inplace(dense, seqs * hidden);
+  kernels::linear(seqs, labels, hidden, dense, hidden, w.classifier_out.weight.data(), hidden,
+                  w.classifier_out.bias.data(), logits.data(), labels);
+  return logits;
+}
 
 std::vector<std::int32_t> roberta_position_ids(std::span<const std::int32_t> ids,
                                                int pad_token_id) {
   std::vector<std::int32_t> positions(ids.size());
   std::int32_t count = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] == pad_token_id) {
-      positions[i] = pad_token_id;
-    } else {
-      positions[i] = pad_token_id + ++count;
-    }
+    positions[i] = ids[i] == pad_token_id ? pad_token_id : pad_token_id + ++count;
   }
   return positions;
-}
-
-std::vector<float> roberta_forward(const ModelConfig& c, const RobertaWeights& w,
-                                   std::span<const std::vector<std::int32_t>> batch,
-                                   base::ThreadPool& pool) {
-  const size_t hidden = static_cast<size_t>(c.hidden_size);
-  const size_t ffn = static_cast<size_t>(c.intermediate_size);
-  const size_t heads = static_cast<size_t>(c.num_attention_heads);
-  const size_t head_dim = hidden / heads;
-  const float eps = c.layer_norm_eps;
-
-  // Ragged packing: sequence s owns rows [start[s], start[s + 1]).
-  std::vector<size_t> start(batch.size() + 1, 0);
-  for (size_t s = 0; s < batch.size(); ++s) start[s + 1] = start[s] + batch[s].size();
-  const size_t tokens = start.back();
-
-  std::vector<float> x(tokens * hidden), q(tokens * hidden), k(tokens * hidden),
-      v(tokens * hidden), context(tokens * hidden), inter(tokens * ffn);
-
-  // Embeddings: word + position + token type 0, then LayerNorm.
-  pool.parallel_for(batch.size(), [&](size_t s) {
-    const auto& ids = batch[s];
-    const auto positions = roberta_position_ids(ids, c.pad_token_id);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      float* row = x.data() + (start[s] + i) * hidden;
-      const float* word = w.word_embeddings.data() + static_cast<size_t>(ids[i]) * hidden;
-      const float* pos = w.position_embeddings.data() + static_cast<size_t>(positions[i]) * hidden;
-      const float* type = w.token_type_embeddings.data();
-      for (size_t j = 0; j < hidden; ++j) row[j] = word[j] + type[j] + pos[j];
-    }
-    kernels::add_layer_norm(x.data() + start[s] * hidden, nullptr, ids.size(), hidden,
-                            w.embedding_norm.gamma.data(), w.embedding_norm.beta.data(), eps);
-  });
-
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (const auto& layer : w.layers) {
-    linear(pool, tokens, layer.query, hidden, x.data(), q.data());
-    linear(pool, tokens, layer.key, hidden, x.data(), k.data());
-    linear(pool, tokens, layer.value, hidden, x.data(), v.data());
-
-    // Self-attention, one task per (sequence, head); a sequence attends only to itself.
-    pool.parallel_for(batch.size() * heads, [&](size_t task) {
-      const size_t s = task / heads;
-      const size_t h = task % heads;
-      const size_t len = batch[s].size();
-      const size_t row0 = start[s];
-      thread_local std::vector<float> scores;
-      scores.resize(len * len);
-      const float* qh = q.data() + row0 * hidden + h * head_dim;
-      const float* kh = k.data() + row0 * hidden + h * head_dim;
-      const float* vh = v.data() + row0 * hidden + h * head_dim;
-      kernels::gemm_nt(len, len, head_dim, scale, qh, hidden, kh, hidden, scores.data(), len);
-      kernels::softmax_rows(scores.data(), len, len);
-      kernels::gemm_nn(len, head_dim, len, scores.data(), len, vh, hidden,
-                       context.data() + row0 * hidden + h * head_dim, hidden);
-    });
-
-    // Attention output projection, residual, LayerNorm (into x).
-    linear(pool, tokens, layer.attention_out, hidden, context.data(), q.data());
-    parallel_ranges(pool, tokens, 8, [&](size_t r0, size_t r1) {
-      kernels::add_layer_norm(q.data() + r0 * hidden, x.data() + r0 * hidden, r1 - r0, hidden,
-                              layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
-                              eps);
-    });
-    std::swap(x, q);
-
-    // Feed-forward: activation(x W1ᵀ + b1) W2ᵀ + b2, residual, LayerNorm.
-    linear(pool, tokens, layer.intermediate, hidden, x.data(), inter.data());
-    parallel_ranges(pool, tokens, 8, [&](size_t r0, size_t r1) {
-      activation(c.hidden_act, inter.data() + r0 * ffn, (r1 - r0) * ffn);
-    });
-    linear(pool, tokens, layer.output, ffn, inter.data(), q.data());
-    parallel_ranges(pool, tokens, 8, [&](size_t r0, size_t r1) {
-      kernels::add_layer_norm(q.data() + r0 * hidden, x.data() + r0 * hidden, r1 - r0, hidden,
-                              layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps);
-    });
-    std::swap(x, q);
-  }
-
-  // Classification head on each sequence's first token (<s>): dense → tanh → out_proj.
-  const size_t labels = static_cast<size_t>(c.num_labels());
-  std::vector<float> logits(batch.size() * labels);
-  pool.parallel_for(batch.size(), [&](size_t s) {
-    std::vector<float> dense(hidden);
-    kernels::linear(1, hidden, hidden, x.data() + start[s] * hidden, hidden,
-                    w.classifier_dense.weight.data(), hidden, w.classifier_dense.bias.data(),
-                    dense.data(), hidden);
-    kernels::tanh_inplace(dense.data(), hidden);
-    kernels::linear(1, labels, hidden, dense.data(), hidden, w.classifier_out.weight.data(),
-                    hidden, w.classifier_out.bias.data(), logits.data() + s * labels, labels);
-  });
-  return logits;
 }
 
 }  // namespace refusal::model

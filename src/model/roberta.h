@@ -3,20 +3,49 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/packed_linear.h"
 #include "model/weights.h"
 #include "refusal/model.h"
 
 namespace refusal::model {
 
-// Returns logits, [sequences × labels] row-major. Ids must already be checked (in vocabulary,
-// 1 ≤ length ≤ max_tokens).
-std::vector<float> roberta_forward(const ModelConfig& config, const RobertaWeights& weights,
-                                   std::span<const std::vector<std::int32_t>> batch,
-                                   base::ThreadPool& pool);
+// The encoder's linear layers packed for the kernels in one precision (Q, K and V fused), next
+// to the weights the rest of the model reads as they are (embeddings, LayerNorms, head).
+class RobertaRuntime {
+ public:
+  // `packed(l)` is called once layer l is packed, so its source can be released at once and
+  // loading never holds two copies of the encoder.
+  RobertaRuntime(const ModelConfig& config, const RobertaWeights& weights,
+                 kernels::Precision precision,
+                 const std::function<void(std::size_t)>& packed = nullptr);
+
+  // Logits, [sequences × labels] row-major. Ids must already be checked (in vocabulary,
+  // 1 ≤ length ≤ max_tokens). Thread-safe; each calling thread reuses its own activations.
+  std::vector<float> forward(std::span<const std::vector<std::int32_t>> batch,
+                             base::ThreadPool& pool) const;
+
+  std::size_t packed_bytes() const;
+  kernels::Precision precision() const { return precision_; }
+
+ private:
+  struct PackedLayer {
+    kernels::PackedLinear qkv, attention_out, intermediate, output;
+  };
+
+  void linear(base::ThreadPool& pool, const kernels::PackedLinear& w, std::size_t rows,
+              const float* x, std::size_t ldx, float* y, std::size_t ldy,
+              std::vector<std::byte>& scratch) const;
+
+  const ModelConfig& config_;
+  const RobertaWeights& weights_;
+  kernels::Precision precision_;
+  std::vector<PackedLayer> layers_;
+};
 
 // Position ids as transformers computes them: pad tokens keep pad_token_id, every other token
 // counts up from pad_token_id + 1.

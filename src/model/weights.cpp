@@ -1,5 +1,8 @@
 #include "model/weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <set>
 
 #include "refusal/error.h"
@@ -33,6 +36,37 @@ std::span<const float> WeightStore::bind(const std::string& name,
   auto view = as_float(*t, converted_.back());
   parameters_ += t->numel();
   return view;
+}
+
+void WeightStore::release(std::span<const float>& view) {
+  if (view.empty()) return;
+  const float* p = view.data();
+  bool owned = false;
+  for (auto& buffer : converted_) {
+    if (!buffer.empty() && buffer.data() == p) {
+      std::vector<float>().swap(buffer);
+      owned = true;
+      break;
+    }
+  }
+  if (!owned) {
+    // Whole pages inside the tensor only: neighbours may still be in use.
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
+    const auto end = reinterpret_cast<std::uintptr_t>(p + view.size()) / page * page;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+  view = {};
+}
+
+void WeightStore::release_encoder_matrices(std::size_t index) {
+  auto& layer = weights_.layers.at(index);
+  {
+    for (auto* linear : {&layer.query, &layer.key, &layer.value, &layer.attention_out,
+                         &layer.intermediate, &layer.output}) {
+      release(linear->weight);
+    }
+  }
 }
 
 WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem::path>& files)

@@ -49,8 +49,14 @@ class WeightStore {
   std::int64_t parameter_count() const { return parameters_; }
   std::vector<std::string> dtypes() const { return tensors_.dtypes(); }
 
+  // Once the encoder's matrices are packed for the kernels, their original copies are dead
+  // weight: converted copies are freed, pages of the memory map handed back to the kernel
+  // (they stay readable: the file is still mapped). Their spans are emptied.
+  void release_encoder_matrices(std::size_t layer);
+
  private:
   std::span<const float> bind(const std::string& name, std::vector<std::int64_t> shape);
+  void release(std::span<const float>& view);
 
   TensorSet tensors_;
   std::string files_text_;

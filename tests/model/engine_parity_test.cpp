@@ -178,3 +178,47 @@ TEST(RealDimensions, MatchesTransformers) {
 
 }  // namespace
 }  // namespace refusal
+
+namespace refusal {
+namespace {
+
+// bf16 and int8 are approximations of fp32: close, never identical by surprise.
+TEST(EngineDtypes, LowerPrecisionsStayCloseToFp32) {
+  const auto vectors = testing::read_json(kModels / "tiny-roberta.vectors.json");
+  const auto batch = sequences_of(vectors);
+  const std::string folder = (kModels / "tiny-roberta-f32").string();
+  const Engine fp32 = Engine::load(folder, {.threads = 2});
+  EXPECT_EQ(fp32.dtype(), DType::kFp32);
+  const auto want = fp32.classify(batch);
+  for (DType d : {DType::kBf16, DType::kInt8}) {
+    const Engine engine = Engine::load(folder, {.threads = 2, .dtype = d});
+    EXPECT_EQ(engine.dtype(), d);
+    const auto got = engine.classify(batch);
+    double worst_prob = 0.0, worst_logit = 0.0;
+    for (std::size_t s = 0; s < got.size(); ++s) {
+      for (std::size_t j = 0; j < 2; ++j) {
+        worst_prob = std::max(worst_prob, static_cast<double>(std::abs(
+                                              got[s].probabilities[j] - want[s].probabilities[j])));
+        worst_logit = std::max(
+            worst_logit, static_cast<double>(std::abs(got[s].logits[j] - want[s].logits[j])));
+      }
+    }
+    std::printf("%s: max |dprob| %.3g, max |dlogit| %.3g vs fp32\n", dtype_name(d), worst_prob,
+                worst_logit);
+    EXPECT_GT(worst_logit, 0.0) << "a lower precision gave fp32's exact logits";
+    EXPECT_LT(worst_prob, 0.05);
+    // Alone and in a batch still agree: quantization is per token, not per batch.
+    EXPECT_LE(max_diff(got, one_at_a_time(engine, batch)), 1e-5);
+  }
+}
+
+TEST(EngineDtypes, ParsesNames) {
+  EXPECT_EQ(parse_dtype("fp32"), DType::kFp32);
+  EXPECT_EQ(parse_dtype("bf16"), DType::kBf16);
+  EXPECT_EQ(parse_dtype("int8"), DType::kInt8);
+  EXPECT_THROW(parse_dtype("fp8"), Error);
+  EXPECT_STREQ(dtype_name(DType::kInt8), "int8");
+}
+
+}  // namespace
+}  // namespace refusal

@@ -1,0 +1,47 @@
+// What the CPU (and the OS, which must save the wider registers) lets the kernels use, and which
+// instruction-set level the GEMM kernels dispatch to.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace refusal::kernels {
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool fma = false;
+  bool avx512f = false;
+  bool avx512bw = false;
+  bool avx512vl = false;
+  bool avx512dq = false;
+  bool avx512_bf16 = false;
+  bool avx512_vnni = false;
+  bool avx_vnni = false;
+  bool amx_bf16 = false;  // reported only; Linux also needs arch_prctl(ARCH_REQ_XCOMP_PERM)
+  bool amx_int8 = false;
+};
+
+// Kernel levels, lowest first. kAvx2 needs AVX2 + FMA; kAvx512 needs AVX-512 F/BW/VL/DQ.
+enum class Isa { kReference, kAvx2, kAvx512 };
+
+// cpuid, with the OS's XSAVE state checked through xgetbv, capped by the environment variable
+// REFUSAL_ISA=reference|avx2|avx512 (read once; an unknown value throws refusal::Error).
+const CpuFeatures& cpu_features();
+
+// The best level cpu_features() allows.
+Isa max_isa();
+
+// The level new kernels bind to: max_isa(), lowered by detail::set_isa_override.
+Isa active_isa();
+
+// The active level with its extensions, e.g. "avx512+bf16+vnni", "avx2", "reference".
+std::string isa_name();
+std::string isa_name(Isa isa);
+
+namespace detail {
+// Caps active_isa() (tests force each level this way); std::nullopt removes the cap. Objects
+// that already chose their kernels keep them.
+void set_isa_override(std::optional<Isa> isa);
+}  // namespace detail
+
+}  // namespace refusal::kernels

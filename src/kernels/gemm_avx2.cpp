@@ -1,0 +1,177 @@
+// AVX2 + FMA GEMM kernels (compiled with -mavx2 -mfma; called only when the CPU has them). With
+// 16 ymm registers a tile covers half a panel (16 columns: one 64-byte half of each 128-byte
+// panel row) × a few rows. bf16 widens to fp32 (a shift or a mask) and uses FMA; int8 widens
+// to int16 and uses VPMADDWD, exact, so it matches VPDPBUSD and the reference bit for bit.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/gemm_kernels.h"
+
+namespace refusal::kernels::avx2 {
+namespace {
+
+using detail::GemmArgs;
+using std::size_t;
+
+constexpr size_t kPrefetch = 1024;
+
+std::uint32_t load_u32(const unsigned char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+float f32_bits(std::uint32_t u) {
+  float v;
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+// Stores 8 floats at y, or only the first c1 - col of them.
+void store8(float* y, __m256 v, size_t col, size_t c1) {
+  if (col + 8 <= c1) {
+    _mm256_storeu_ps(y, v);
+  } else if (col < c1) {
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, v);
+    for (size_t i = 0; i < c1 - col; ++i) y[i] = tmp[i];
+  }
+}
+
+void store_fp32(const GemmArgs& g, size_t r, size_t col, __m256 acc) {
+  store8(g.y + r * g.ldy + col, _mm256_add_ps(acc, _mm256_load_ps(g.bias + col)), col, g.c1);
+}
+
+// fp32 or bf16 (Bf16 = true): MR rows × 16 columns starting at col.
+template <bool Bf16, int MR>
+inline __attribute__((always_inline)) void tile_float(const GemmArgs& g, size_t r, size_t col) {
+  const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
+  const unsigned char* a = g.a + r * g.a_stride;
+  __m256 acc[MR][2];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  const __m256i high = _mm256_set1_epi32(static_cast<int>(0xffff0000u));
+  for (size_t s = 0; s < g.groups; ++s) {
+    const unsigned char* ws = w + s * 128;
+    if constexpr (MR <= 2) _mm_prefetch(reinterpret_cast<const char*>(ws + kPrefetch), _MM_HINT_T0);
+    if constexpr (!Bf16) {
+      const __m256 w0 = _mm256_load_ps(reinterpret_cast<const float*>(ws));
+      const __m256 w1 = _mm256_load_ps(reinterpret_cast<const float*>(ws + 32));
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m256 b = _mm256_broadcast_ss(reinterpret_cast<const float*>(a + i * g.a_stride + s * 4));
+        acc[i][0] = _mm256_fmadd_ps(b, w0, acc[i][0]);
+        acc[i][1] = _mm256_fmadd_ps(b, w1, acc[i][1]);
+      }
+    } else {
+      // Each 32-bit lane holds (k even, k odd) of one column: even = low half shifted up.
+      const __m256i v0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws));
+      const __m256i v1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws + 32));
+      const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16));
+      const __m256 o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, high));
+      const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16));
+      const __m256 o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, high));
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const std::uint32_t pair = load_u32(a + i * g.a_stride + s * 4);
+        const __m256 be = _mm256_set1_ps(f32_bits(pair << 16));
+        const __m256 bo = _mm256_set1_ps(f32_bits(pair & 0xffff0000u));
+        acc[i][0] = _mm256_fmadd_ps(be, e0, acc[i][0]);
+        acc[i][1] = _mm256_fmadd_ps(be, e1, acc[i][1]);
+        acc[i][0] = _mm256_fmadd_ps(bo, o0, acc[i][0]);
+        acc[i][1] = _mm256_fmadd_ps(bo, o1, acc[i][1]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    store_fp32(g, r + i, col, acc[i][0]);
+    store_fp32(g, r + i, col + 8, acc[i][1]);
+  }
+}
+
+// Sums the (k0k1, k2k3) pairs of two VPMADDWD accumulators of 4 columns each into 8 columns.
+__m256i reduce_pairs(__m256i lo, __m256i hi) {
+  // hadd gives columns (0 1 4 5 | 2 3 6 7); the permute restores 0..7.
+  return _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+void store_int8(const GemmArgs& g, size_t r, size_t col, __m256i acc) {
+  if (col >= g.c1) return;
+  const unsigned char* a = g.a + r * g.a_stride;
+  float scale;
+  int zero;
+  std::memcpy(&scale, a - 16, sizeof scale);
+  std::memcpy(&zero, a - 12, sizeof zero);
+  const __m256i colsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.colsum + col));
+  const __m256i exact = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(zero), colsum));
+  const __m256 s = _mm256_mul_ps(_mm256_set1_ps(scale), _mm256_load_ps(g.wscale + col));
+  const __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), s, _mm256_load_ps(g.bias + col));
+  store8(g.y + r * g.ldy + col, v, col, g.c1);
+}
+
+// int8: MR rows × 16 columns; each accumulator holds 4 columns as (k0k1, k2k3) pair sums.
+template <int MR>
+inline __attribute__((always_inline)) void tile_int8(const GemmArgs& g, size_t r, size_t col) {
+  const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
+  const unsigned char* a = g.a + r * g.a_stride;
+  __m256i acc[MR][4];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    for (int q = 0; q < 4; ++q) acc[i][q] = _mm256_setzero_si256();
+  }
+  for (size_t s = 0; s < g.groups; ++s) {
+    const unsigned char* ws = w + s * 128;
+    __m256i wv[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      wv[q] = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(ws + 16 * q)));
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const int quad = static_cast<int>(load_u32(a + i * g.a_stride + s * 4));
+      const __m256i b = _mm256_cvtepu8_epi16(_mm_set1_epi32(quad));
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) acc[i][q] = _mm256_add_epi32(acc[i][q], _mm256_madd_epi16(wv[q], b));
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    store_int8(g, r + i, col, reduce_pairs(acc[i][0], acc[i][1]));
+    store_int8(g, r + i, col + 8, reduce_pairs(acc[i][2], acc[i][3]));
+  }
+}
+
+template <bool Bf16>
+void run_float(const GemmArgs& g) {
+  constexpr int kMr = Bf16 ? 4 : 6;
+  for (size_t col = g.c0; col < g.c1; col += 16) {
+    size_t r = g.r0;
+    for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr>(g, r, col);
+    switch (g.r1 - r) {
+      case 1: tile_float<Bf16, 1>(g, r, col); break;
+      case 2: tile_float<Bf16, 2>(g, r, col); break;
+      case 3: tile_float<Bf16, 3>(g, r, col); break;
+      case 4: tile_float<Bf16, 4>(g, r, col); break;
+      case 5: tile_float<Bf16, 5>(g, r, col); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_fp32(const GemmArgs& g) { run_float<false>(g); }
+void gemm_bf16(const GemmArgs& g) { run_float<true>(g); }
+
+void gemm_int8(const GemmArgs& g) {
+  for (size_t col = g.c0; col < g.c1; col += 16) {
+    size_t r = g.r0;
+    for (; r + 2 <= g.r1; r += 2) tile_int8<2>(g, r, col);
+    if (r < g.r1) tile_int8<1>(g, r, col);
+  }
+}
+
+}  // namespace refusal::kernels::avx2

@@ -1,0 +1,242 @@
+// AVX-512 GEMM kernels (compiled with -mavx512f/bw/vl/dq/bf16/vnni -mfma; called only when the
+// CPU has them). One register-blocked tile serves all three precisions: MR rows × 1 or 2 panels
+// (32 or 64 columns), each k group one 128-byte row per panel (two zmm) and one broadcast
+// 4-byte input group per row, fed to FMA (fp32), VDPBF16PS (bf16) or VPDPBUSD (int8).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/gemm_kernels.h"
+
+// GCC 12 flags _mm512_undefined_ps() inside _mm512_cvtepi32_ps as maybe-uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace refusal::kernels::avx512 {
+namespace {
+
+using detail::GemmArgs;
+using std::size_t;
+
+// Rows per tile: 6 rows × 4 zmm = 24 accumulators + 4 weight registers + a broadcast.
+constexpr int kMr = 6;
+// Prefetch distance (bytes ahead in each panel) for the few-row, weight-streaming tiles.
+constexpr size_t kPrefetch = 1024;
+
+std::uint32_t load_u32(const unsigned char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+__mmask16 column_mask(size_t col, size_t c1) {
+  if (col + 16 <= c1) return 0xffff;
+  if (col >= c1) return 0;
+  return static_cast<__mmask16>((1u << (c1 - col)) - 1u);
+}
+
+struct Fp32 {
+  using Acc = __m512;
+  using W = __m512;
+  using B = __m512;
+  static Acc zero() { return _mm512_setzero_ps(); }
+  static W load_w(const unsigned char* p) { return _mm512_load_ps(p); }
+  static B bcast(const unsigned char* p) { return _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(load_u32(p)))); }
+  static Acc madd(Acc acc, B b, W w) { return _mm512_fmadd_ps(b, w, acc); }
+  static void store(Acc acc, const GemmArgs& g, size_t r, size_t col, __mmask16 m) {
+    const __m512 v = _mm512_add_ps(acc, _mm512_load_ps(g.bias + col));
+    _mm512_mask_storeu_ps(g.y + r * g.ldy + col, m, v);
+  }
+};
+
+struct Bf16 {
+  using Acc = __m512;
+  using W = __m512bh;
+  using B = __m512bh;
+  static Acc zero() { return _mm512_setzero_ps(); }
+  static W load_w(const unsigned char* p) { return (__m512bh)_mm512_load_si512(p); }
+  static B bcast(const unsigned char* p) { return (__m512bh)_mm512_set1_epi32(static_cast<int>(load_u32(p))); }
+  static Acc madd(Acc acc, B b, W w) { return _mm512_dpbf16_ps(acc, b, w); }
+  static void store(Acc acc, const GemmArgs& g, size_t r, size_t col, __mmask16 m) {
+    Fp32::store(acc, g, r, col, m);
+  }
+};
+
+struct Int8 {
+  using Acc = __m512i;
+  using W = __m512i;
+  using B = __m512i;
+  static Acc zero() { return _mm512_setzero_si512(); }
+  static W load_w(const unsigned char* p) { return _mm512_load_si512(p); }
+  static B bcast(const unsigned char* p) { return _mm512_set1_epi32(static_cast<int>(load_u32(p))); }
+  // u8 input × s8 weight, four products summed into each int32 lane.
+  static Acc madd(Acc acc, B b, W w) { return _mm512_dpbusd_epi32(acc, b, w); }
+  static void store(Acc acc, const GemmArgs& g, size_t r, size_t col, __mmask16 m) {
+    const unsigned char* a = g.a + r * g.a_stride;
+    float scale;
+    int zero;
+    std::memcpy(&scale, a - 16, sizeof scale);
+    std::memcpy(&zero, a - 12, sizeof zero);
+    // acc - zero·colsum removes the zero point; then one FMA, as the reference does.
+    const __m512i colsum = _mm512_load_si512(g.colsum + col);
+    const __m512i exact = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zero), colsum));
+    const __m512 s = _mm512_mul_ps(_mm512_set1_ps(scale), _mm512_load_ps(g.wscale + col));
+    const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), s, _mm512_load_ps(g.bias + col));
+    _mm512_mask_storeu_ps(g.y + r * g.ldy + col, m, v);
+  }
+};
+
+// Rows [r, r + MR) × panels [p, p + NP).
+template <class Op, int MR, int NP>
+inline __attribute__((always_inline)) void tile(const GemmArgs& g, size_t r, size_t p) {
+  constexpr int kNv = 2 * NP;
+  const size_t panel_bytes = g.groups * 128;
+  const unsigned char* w = g.w + p * panel_bytes;
+  const unsigned char* a = g.a + r * g.a_stride;
+  typename Op::Acc acc[MR][kNv];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) acc[i][j] = Op::zero();
+  }
+  for (size_t s = 0; s < g.groups; ++s) {
+    typename Op::W wv[kNv];
+#pragma GCC unroll 2
+    for (int q = 0; q < NP; ++q) {
+      const unsigned char* wq = w + q * panel_bytes + s * 128;
+      wv[2 * q] = Op::load_w(wq);
+      wv[2 * q + 1] = Op::load_w(wq + 64);
+      if constexpr (MR <= 2) {
+        // Few rows: the weights stream from memory; ask for them early.
+        _mm_prefetch(reinterpret_cast<const char*>(wq + kPrefetch), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wq + kPrefetch + 64), _MM_HINT_T0);
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const typename Op::B b = Op::bcast(a + i * g.a_stride + s * 4);
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) acc[i][j] = Op::madd(acc[i][j], b, wv[j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < kNv; ++j) {
+    const size_t col = p * 32 + static_cast<size_t>(j) * 16;
+    const __mmask16 m = column_mask(col, g.c1);
+    if (m == 0) continue;
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) Op::store(acc[i][j], g, r + i, col, m);
+  }
+}
+
+template <class Op, int NP>
+void row_tail(const GemmArgs& g, size_t r, size_t p, size_t rows) {
+  switch (rows) {
+    case 1: tile<Op, 1, NP>(g, r, p); break;
+    case 2: tile<Op, 2, NP>(g, r, p); break;
+    case 3: tile<Op, 3, NP>(g, r, p); break;
+    case 4: tile<Op, 4, NP>(g, r, p); break;
+    case 5: tile<Op, 5, NP>(g, r, p); break;
+    default: break;
+  }
+}
+
+// Outer loop over panel pairs (their weights stay in L2 while every row block passes).
+template <class Op>
+void run(const GemmArgs& g) {
+  for (size_t c = g.c0; c < g.c1; c += 64) {
+    const size_t p = c / 32;
+    const bool two = c + 32 < g.c1;
+    size_t r = g.r0;
+    for (; r + kMr <= g.r1; r += kMr) {
+      if (two) {
+        tile<Op, kMr, 2>(g, r, p);
+      } else {
+        tile<Op, kMr, 1>(g, r, p);
+      }
+    }
+    if (r < g.r1) {
+      if (two) {
+        row_tail<Op, 2>(g, r, p, g.r1 - r);
+      } else {
+        row_tail<Op, 1>(g, r, p, g.r1 - r);
+      }
+    }
+  }
+}
+
+__mmask16 tail_mask(size_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+}  // namespace
+
+void gemm_fp32(const GemmArgs& g) { run<Fp32>(g); }
+void gemm_bf16(const GemmArgs& g) { run<Bf16>(g); }
+void gemm_int8(const GemmArgs& g) { run<Int8>(g); }
+
+// The same bit manipulation as the portable to_bf16 (VCVTNEPS2BF16 would flush denormals).
+void prepare_bf16(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, unsigned char* out,
+                  size_t stride) {
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff);
+  const __m512i inf = _mm512_set1_epi32(0x7f800000);
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i half = _mm512_set1_epi32(0x7fff);
+  const __m512i quiet = _mm512_set1_epi32(0x40);
+  for (size_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * ldx;
+    unsigned char* row = out + r * stride;
+    for (size_t kk = 0; kk < k; kk += 16) {
+      const __mmask16 m = tail_mask(k - kk);
+      const __m512i u = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, xr + kk));
+      const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs_mask), inf);
+      const __m512i hi = _mm512_srli_epi32(u, 16);
+      const __m512i rounded =
+          _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, half), _mm512_and_si512(hi, one)), 16);
+      const __m512i v = _mm512_mask_blend_epi32(nan, rounded, _mm512_or_si512(hi, quiet));
+      _mm512_mask_cvtepi32_storeu_epi16(row + 2 * kk, m, v);
+    }
+    std::memset(row + 2 * k, 0, stride - 2 * k);
+  }
+}
+
+// min_ps / max_ps pick their second operand on ties and NaN, like the portable ternaries.
+void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, unsigned char* out,
+                  size_t stride) {
+  for (size_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * ldx;
+    unsigned char* row = out + r * stride;
+    __m512 vlo = _mm512_setzero_ps();
+    __m512 vhi = _mm512_setzero_ps();
+    for (size_t kk = 0; kk < k; kk += 16) {
+      const __m512 v = _mm512_maskz_loadu_ps(tail_mask(k - kk), xr + kk);  // 0 is neutral here
+      vlo = _mm512_min_ps(v, vlo);
+      vhi = _mm512_max_ps(v, vhi);
+    }
+    float scale, inv, zero;
+    detail::int8_row_params(_mm512_reduce_min_ps(vlo), _mm512_reduce_max_ps(vhi), &scale, &inv,
+                            &zero);
+    const __m512 vinv = _mm512_set1_ps(inv);
+    const __m512 vzero = _mm512_set1_ps(zero);
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    const __m512 lim = _mm512_set1_ps(512.0f);
+    const __m512 neg_lim = _mm512_set1_ps(-512.0f);
+    const __m512 top = _mm512_set1_ps(255.0f);
+    unsigned char* q = row + detail::kInt8Header;
+    for (size_t kk = 0; kk < k; kk += 16) {
+      const __mmask16 m = tail_mask(k - kk);
+      __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + kk), vinv);
+      v = _mm512_min_ps(_mm512_max_ps(v, neg_lim), lim);
+      v = _mm512_add_ps(_mm512_sub_ps(_mm512_add_ps(v, magic), magic), vzero);
+      v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), top);
+      _mm512_mask_cvtepi32_storeu_epi8(q + kk, m, _mm512_cvttps_epi32(v));
+    }
+    std::memset(q + k, 0, stride - detail::kInt8Header - k);
+    const auto zero_i = static_cast<std::int32_t>(zero);
+    std::memcpy(row, &scale, 4);
+    std::memcpy(row + 4, &zero_i, 4);
+    std::memset(row + 8, 0, 8);
+  }
+}
+
+}  // namespace refusal::kernels::avx512

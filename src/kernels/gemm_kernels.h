@@ -1,0 +1,44 @@
+// The GEMM kernels behind PackedLinear, one set per instruction-set level. Internal.
+//
+// Packed weights: column panels of 32 outputs; within a panel, one 128-byte row per k group:
+//   fp32  [k    ][32 columns]          float
+//   bf16  [k / 2][32 columns][2 k]     bf16 pairs, as VDPBF16PS reads them
+//   int8  [k / 4][32 columns][4 k]     int8 quads, as VPDPBUSD reads them
+// so every precision streams the same bytes per group, and an input row is a sequence of
+// 4-byte groups (1 float, 2 bf16 or 4 u8) to broadcast.
+//
+// The per-ISA files are compiled with their own -m flags. They must not define or instantiate
+// anything the linker could merge with other files (inline functions and templates outside an
+// anonymous namespace, std:: helpers), or AVX-512 code could leak into the portable path.
+#pragma once
+
+#include "kernels/packed_linear.h"
+
+namespace refusal::kernels {
+namespace detail {
+// int8 input rows: from the row's min(x, 0) and max(x, 0), the scale, its inverse and the zero
+// point (an integer in [0, 255], as a float). Shared so every path quantizes identically.
+void int8_row_params(float lo, float hi, float* scale, float* inv, float* zero);
+constexpr std::size_t kInt8Header = 16;  // per-row scale and zero point before the row's data
+}  // namespace detail
+namespace reference {
+void gemm_fp32(const detail::GemmArgs& g);
+void gemm_bf16(const detail::GemmArgs& g);
+void gemm_int8(const detail::GemmArgs& g);
+}  // namespace reference
+namespace avx2 {
+void gemm_fp32(const detail::GemmArgs& g);
+void gemm_bf16(const detail::GemmArgs& g);  // converts bf16 to fp32 and uses FMA
+void gemm_int8(const detail::GemmArgs& g);  // exact 16-bit products (VPMADDWD)
+}  // namespace avx2
+namespace avx512 {
+void gemm_fp32(const detail::GemmArgs& g);
+void gemm_bf16(const detail::GemmArgs& g);  // needs AVX512_BF16
+void gemm_int8(const detail::GemmArgs& g);  // needs AVX512_VNNI
+// Vectorised prepare_rows, results identical to the portable code. Rows of `stride` bytes.
+void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
+                  unsigned char* out, std::size_t stride);
+void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
+                  unsigned char* out, std::size_t stride);
+}  // namespace avx512
+}  // namespace refusal::kernels

@@ -1,0 +1,344 @@
+// PackedLinear against double-precision references, for every precision × every kernel level
+// this CPU has (forced through detail::set_isa_override) × awkward shapes; and row / column
+// splits against one whole call.
+#include "kernels/packed_linear.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "refusal/error.h"
+
+namespace refusal::kernels {
+namespace {
+
+struct Shape {
+  std::size_t m, n, k;
+};
+
+std::vector<Shape> shapes() {
+  std::vector<Shape> out;
+  for (std::size_t m : {1, 3, 17, 64, 130}) {
+    for (std::size_t n : {16, 40, 768}) {
+      for (std::size_t k : {8, 24, 5, 37, 1001, 768, 3072}) {
+        if (m * n * k > 20'000'000) continue;  // keeps the suite fast (and ASan bearable)
+        out.push_back({m, n, k});
+      }
+    }
+  }
+  return out;
+}
+
+std::string str(const Shape& s) {
+  return "m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k);
+}
+
+std::vector<float> random_vector(std::size_t size, std::uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(size);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+struct Problem {
+  Shape s;
+  std::vector<float> x, w, b;
+};
+
+Problem make_problem(const Shape& s, std::uint32_t seed) {
+  Problem p{s, random_vector(s.m * s.k, seed, -1.0f, 1.0f),
+            random_vector(s.n * s.k, seed + 1, -0.5f, 0.5f),
+            random_vector(s.n, seed + 2, -1.0f, 1.0f)};
+  // Skewed rows (like GELU outputs) and an outlier, so the int8 zero point is not trivial.
+  for (std::size_t r = 0; r < s.m; r += 2) {
+    for (std::size_t c = 0; c < s.k; ++c) {
+      float& v = p.x[r * s.k + c];
+      v = v < -0.2f ? -0.2f * 0.5f : v;
+    }
+  }
+  p.x[s.k / 2] = 7.5f;
+  return p;
+}
+
+float bf16_round(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  u &= 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Reference outputs and, per output, sum_k |x w| + |b| (the scale rounding errors are
+// relative to).
+struct Expected {
+  std::vector<double> y, mag;
+};
+
+Expected reference_float(const Problem& p, bool bf16) {
+  const Shape& s = p.s;
+  Expected e{std::vector<double>(s.m * s.n), std::vector<double>(s.m * s.n)};
+  auto cvt = [&](float v) { return static_cast<double>(bf16 ? bf16_round(v) : v); };
+  for (std::size_t r = 0; r < s.m; ++r) {
+    for (std::size_t c = 0; c < s.n; ++c) {
+      double acc = p.b[c];
+      double mag = std::fabs(p.b[c]);
+      for (std::size_t i = 0; i < s.k; ++i) {
+        const double t = cvt(p.x[r * s.k + i]) * cvt(p.w[c * s.k + i]);
+        acc += t;
+        mag += std::fabs(t);
+      }
+      e.y[r * s.n + c] = acc;
+      e.mag[r * s.n + c] = mag;
+    }
+  }
+  return e;
+}
+
+// The documented int8 scheme, written out independently of the library.
+std::vector<float> reference_int8(const Problem& p) {
+  const Shape& s = p.s;
+  std::vector<std::int32_t> wq(s.n * s.k), colsum(s.n);
+  std::vector<float> ws(s.n);
+  for (std::size_t c = 0; c < s.n; ++c) {
+    float amax = 0.0f;
+    for (std::size_t i = 0; i < s.k; ++i) amax = std::max(amax, std::fabs(p.w[c * s.k + i]));
+    ws[c] = amax > 0.0f ? amax / 127.0f : 1.0f;
+    for (std::size_t i = 0; i < s.k; ++i) {
+      const float q = std::clamp(std::nearbyint(p.w[c * s.k + i] / ws[c]), -127.0f, 127.0f);
+      wq[c * s.k + i] = static_cast<std::int32_t>(q);
+      colsum[c] += wq[c * s.k + i];
+    }
+  }
+  std::vector<float> y(s.m * s.n);
+  std::vector<std::int32_t> xq(s.k);
+  for (std::size_t r = 0; r < s.m; ++r) {
+    const float* xr = p.x.data() + r * s.k;
+    float lo = 0.0f, hi = 0.0f;
+    for (std::size_t i = 0; i < s.k; ++i) lo = std::min(lo, xr[i]), hi = std::max(hi, xr[i]);
+    float scale = (hi - lo) / 255.0f;
+    if (!(scale > 0.0f)) scale = 1.0f;
+    const float inv = 1.0f / scale;
+    const float zero = std::clamp(std::nearbyint(-lo * inv), 0.0f, 255.0f);
+    for (std::size_t i = 0; i < s.k; ++i) {
+      xq[i] = static_cast<std::int32_t>(
+          std::clamp(std::nearbyint(xr[i] * inv) + zero, 0.0f, 255.0f));
+    }
+    const auto zi = static_cast<std::int32_t>(zero);
+    for (std::size_t c = 0; c < s.n; ++c) {
+      std::int64_t acc = 0;
+      for (std::size_t i = 0; i < s.k; ++i) acc += xq[i] * wq[c * s.k + i];
+      const auto exact = static_cast<std::int32_t>(acc - zi * colsum[c]);
+      y[r * s.n + c] = std::fma(static_cast<float>(exact), scale * ws[c], p.b[c]);
+    }
+  }
+  return y;
+}
+
+std::vector<float> run_whole(const PackedLinear& lin, const Problem& p) {
+  std::vector<float> y(p.s.m * p.s.n, -1234.5f);
+  lin.forward(p.x.data(), p.s.k, p.s.m, y.data(), p.s.n);
+  return y;
+}
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> out{Isa::kReference};
+  if (max_isa() >= Isa::kAvx2) out.push_back(Isa::kAvx2);
+  if (max_isa() >= Isa::kAvx512) out.push_back(Isa::kAvx512);
+  return out;
+}
+
+class PackedLinearTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override { detail::set_isa_override(GetParam()); }
+  void TearDown() override { detail::set_isa_override(std::nullopt); }
+};
+
+TEST_P(PackedLinearTest, BindsTheForcedLevel) {
+  const std::vector<float> w(16 * 8, 0.5f);
+  const PackedLinear lin(w.data(), nullptr, 16, 8, Precision::kFp32);
+  EXPECT_EQ(lin.isa(), GetParam());
+  EXPECT_EQ(active_isa(), GetParam());
+  EXPECT_FALSE(isa_name().empty());
+}
+
+TEST_P(PackedLinearTest, Fp32MatchesDoubleReference) {
+  std::uint32_t seed = 1;
+  for (const Shape& s : shapes()) {
+    const Problem p = make_problem(s, seed += 3);
+    const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kFp32);
+    EXPECT_EQ(lin.scratch_bytes(s.m), 0u);
+    const std::vector<float> y = run_whole(lin, p);
+    const Expected e = reference_float(p, false);
+    double worst = 0.0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      worst = std::max(worst, std::fabs(y[i] - e.y[i]) / e.mag[i]);
+    }
+    EXPECT_LT(worst, 1e-5) << str(s);
+  }
+}
+
+TEST_P(PackedLinearTest, Bf16MatchesRoundedDoubleReference) {
+  std::uint32_t seed = 100;
+  for (const Shape& s : shapes()) {
+    const Problem p = make_problem(s, seed += 3);
+    const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kBf16);
+    const std::vector<float> y = run_whole(lin, p);
+    const Expected e = reference_float(p, true);
+    const Expected exact = reference_float(p, false);
+    double worst = 0.0, vs_fp32 = 0.0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      worst = std::max(worst, std::fabs(y[i] - e.y[i]) / e.mag[i]);
+      vs_fp32 = std::max(vs_fp32, std::fabs(y[i] - exact.y[i]) / exact.mag[i]);
+    }
+    // Rounded inputs: only the fp32 accumulation differs from the reference.
+    EXPECT_LT(worst, 1e-5) << str(s);
+    EXPECT_LT(vs_fp32, 1e-2) << str(s);  // and bf16 itself is roughly 3 significant digits
+  }
+}
+
+TEST_P(PackedLinearTest, Int8MatchesSameSchemeExactly) {
+  std::uint32_t seed = 200;
+  for (const Shape& s : shapes()) {
+    const Problem p = make_problem(s, seed += 3);
+    const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kInt8);
+    const std::vector<float> y = run_whole(lin, p);
+    const std::vector<float> want = reference_int8(p);
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) mismatches += y[i] != want[i];
+    EXPECT_EQ(mismatches, 0u) << str(s);
+    // Quantization error, relative to sum |x w|, stays small.
+    const Expected exact = reference_float(p, false);
+    double worst = 0.0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      worst = std::max(worst, std::fabs(y[i] - exact.y[i]) / exact.mag[i]);
+    }
+    EXPECT_LT(worst, 0.1) << str(s);  // loose: rows with an outlier and k = 5 are coarse
+  }
+}
+
+TEST_P(PackedLinearTest, SplitsMatchOneWholeCall) {
+  for (Precision prec : {Precision::kFp32, Precision::kBf16, Precision::kInt8}) {
+    for (const Shape& s : {Shape{64, 768, 768}, Shape{17, 40, 37}, Shape{130, 96, 24}}) {
+      const Problem p = make_problem(s, 7);
+      const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, prec);
+      const std::vector<float> whole = run_whole(lin, p);
+      // Rows prepared and computed in uneven pieces, columns in block-aligned pieces.
+      std::vector<unsigned char> scratch(lin.scratch_bytes(s.m) + 64);
+      void* sp = scratch.data() + (64 - reinterpret_cast<std::uintptr_t>(scratch.data()) % 64);
+      const std::size_t ldy = s.n + 3;
+      std::vector<float> y(s.m * ldy, -1234.5f);
+      const std::size_t rows[] = {0, 5, std::min<std::size_t>(6, s.m),
+                                  std::min<std::size_t>(17, s.m), s.m};
+      const std::size_t cb = PackedLinear::column_block();
+      for (std::size_t i = 0; i + 1 < std::size(rows); ++i) {
+        lin.prepare_rows(p.x.data(), s.k, rows[i], rows[i + 1], sp);
+      }
+      for (std::size_t i = 0; i + 1 < std::size(rows); ++i) {
+        std::size_t c = 0;
+        for (std::size_t step : {cb, 2 * cb, cb, 3 * cb}) {
+          const std::size_t c1 = std::min(s.n, c + step);
+          lin.compute(p.x.data(), s.k, sp, rows[i], rows[i + 1], c, c1, y.data(), ldy);
+          c = c1;
+        }
+        if (c < s.n) {
+          lin.compute(p.x.data(), s.k, sp, rows[i], rows[i + 1], c, s.n, y.data(), ldy);
+        }
+      }
+      for (std::size_t r = 0; r < s.m; ++r) {
+        EXPECT_EQ(std::memcmp(&y[r * ldy], &whole[r * s.n], s.n * sizeof(float)), 0)
+            << precision_name(prec) << " " << str(s) << " row " << r;
+        for (std::size_t c = s.n; c < ldy; ++c) EXPECT_EQ(y[r * ldy + c], -1234.5f);
+      }
+    }
+  }
+}
+
+TEST_P(PackedLinearTest, ZeroInputGivesBias) {
+  for (Precision prec : {Precision::kFp32, Precision::kBf16, Precision::kInt8}) {
+    const std::size_t n = 40, k = 24, m = 3;
+    const std::vector<float> w = random_vector(n * k, 3, -1.0f, 1.0f);
+    const std::vector<float> b = random_vector(n, 4, -1.0f, 1.0f);
+    const std::vector<float> x(m * k, 0.0f);
+    const PackedLinear lin(w.data(), b.data(), n, k, prec);
+    std::vector<float> y(m * n);
+    lin.forward(x.data(), k, m, y.data(), n);
+    for (std::size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], b[i % n]) << precision_name(prec);
+    // And no bias means zeros.
+    const PackedLinear nob(w.data(), nullptr, n, k, prec);
+    nob.forward(x.data(), k, m, y.data(), n);
+    for (float v : y) EXPECT_EQ(v, 0.0f);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, PackedLinearTest, ::testing::ValuesIn(available_isas()),
+                         [](const ::testing::TestParamInfo<Isa>& param) {
+                           return std::string(param.param == Isa::kReference ? "reference"
+                                              : param.param == Isa::kAvx2    ? "avx2"
+                                                                             : "avx512");
+                         });
+
+// The vectorised prepare_rows must write the same bytes as the portable one, special values
+// included (denormals, ties, NaN, inf, -0), so every level quantizes and rounds identically.
+TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
+  const std::size_t m = 4, n = 32, k = 37;
+  std::vector<float> x = random_vector(m * k, 11, -3.0f, 3.0f);
+  const float specials[] = {1e-40f, -1e-40f, -0.0f, 1.00390625f, 1.01171875f, 3.0e38f};
+  for (std::size_t i = 0; i < std::size(specials); ++i) x[i * 3] = specials[i];
+  x[k + 1] = std::numeric_limits<float>::quiet_NaN();      // row 1: a NaN
+  x[2 * k + 2] = std::numeric_limits<float>::infinity();   // row 2: an inf
+  for (std::size_t i = 0; i < k; ++i) x[3 * k + i] = 0.0f;  // row 3: all zero
+  const std::vector<float> w = random_vector(n * k, 12, -1.0f, 1.0f);
+  for (Precision prec : {Precision::kBf16, Precision::kInt8}) {
+    std::vector<std::vector<unsigned char>> outs;
+    for (Isa isa : available_isas()) {
+      detail::set_isa_override(isa);
+      const PackedLinear lin(w.data(), nullptr, n, k, prec);
+      detail::set_isa_override(std::nullopt);
+      std::vector<unsigned char> scratch(lin.scratch_bytes(m), 0xab);
+      lin.prepare_rows(x.data(), k, 0, m, scratch.data());
+      outs.push_back(scratch);
+    }
+    for (const auto& o : outs) EXPECT_EQ(o, outs.front()) << precision_name(prec);
+  }
+}
+
+TEST(PackedLinear, RejectsBadArguments) {
+  const std::vector<float> w(64 * 8, 1.0f);
+  EXPECT_THROW(PackedLinear(nullptr, nullptr, 4, 4, Precision::kFp32), Error);
+  EXPECT_THROW(PackedLinear(w.data(), nullptr, 0, 8, Precision::kFp32), Error);
+  const PackedLinear lin(w.data(), nullptr, 64, 8, Precision::kFp32);
+  std::vector<float> x(8), y(64);
+  EXPECT_THROW(lin.compute(x.data(), 8, nullptr, 0, 1, 16, 64, y.data(), 64), Error);  // c0
+  EXPECT_THROW(lin.compute(x.data(), 8, nullptr, 0, 1, 0, 48, y.data(), 64), Error);   // c1
+  EXPECT_THROW(lin.compute(x.data(), 8, nullptr, 0, 1, 0, 96, y.data(), 96), Error);   // > n
+  const PackedLinear q(w.data(), nullptr, 64, 8, Precision::kInt8);
+  EXPECT_THROW(q.compute(nullptr, 8, nullptr, 0, 1, 0, 64, y.data(), 64), Error);  // no scratch
+  EXPECT_GT(q.bytes(), 64u * 8u);
+}
+
+TEST(CpuFeatures, LevelsAreConsistent) {
+  const CpuFeatures& f = cpu_features();
+  if (max_isa() == Isa::kAvx512) {
+    EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx2 && f.fma);
+  }
+  if (max_isa() >= Isa::kAvx2) {
+    EXPECT_TRUE(f.avx2 && f.fma);
+  }
+  if (f.avx512_bf16 || f.avx512_vnni) {
+    EXPECT_TRUE(f.avx512f);
+  }
+  EXPECT_EQ(isa_name(Isa::kReference), "reference");
+  std::printf("isa: %s\n", isa_name().c_str());
+}
+
+}  // namespace
+}  // namespace refusal::kernels
