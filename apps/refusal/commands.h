@@ -9,6 +9,7 @@ namespace refusal::app {
 // Registers a subcommand on `app`; the returned function runs it once the command line is parsed.
 using Command = std::function<int()>;
 
+Command add_bench_command(CLI::App& app);
 Command add_classify_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);

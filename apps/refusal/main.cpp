@@ -1,6 +1,8 @@
 // `refusal`: tells whether an LLM's answer is a refusal.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <exception>
 #include <map>
 #include <string>
@@ -9,7 +11,26 @@
 #include "refusal/error.h"
 #include "refusal/version.h"
 
+namespace {
+
+// REFUSAL_REPORT_PEAK_RSS=FILE: write this process's peak resident memory (VmHWM, kB) to FILE
+// at exit. `refusal bench` measures each dtype this way, in a fresh process.
+void report_peak_rss() {
+  const char* path = std::getenv("REFUSAL_REPORT_PEAK_RSS");
+  if (path == nullptr || *path == '\0') return;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::ofstream(path) << std::stol(line.substr(6)) << "\n";
+    }
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  std::atexit(report_peak_rss);
   CLI::App app{"refusal: tells whether an LLM's answer is a refusal, with ProtectAI's "
                "distilroberta-base-rejection-v1 or any RobertaForSequenceClassification model."};
   app.set_version_flag("--version", std::string("refusal ") + refusal::version());
@@ -22,6 +43,7 @@ int main(int argc, char** argv) {
     commands[app.get_subcommands({}).back()] = run;
   };
   add(refusal::app::add_classify_command);
+  add(refusal::app::add_bench_command);
   add(refusal::app::add_info_command);
   add(refusal::app::add_tokenize_command);
 
