@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
+#include "kernels/ops_isa.h"
 
 namespace refusal::kernels {
 
@@ -31,6 +33,7 @@ void add_layer_norm(float* x, const float* residual, std::size_t rows, std::size
 }
 
 void gelu_erf(float* x, std::size_t n) {
+  if (active_isa() == Isa::kAvx512) return avx512::gelu_erf(x, n);
   constexpr float kInvSqrt2 = 0.70710678118654752440f;
   for (std::size_t j = 0; j < n; ++j) x[j] = 0.5f * x[j] * (1.0f + std::erf(x[j] * kInvSqrt2));
 }
@@ -56,6 +59,7 @@ void tanh_inplace(float* x, std::size_t n) {
 }
 
 void softmax_rows(float* x, std::size_t rows, std::size_t width) {
+  if (active_isa() == Isa::kAvx512) return avx512::softmax_rows(x, rows, width);
   for (std::size_t r = 0; r < rows; ++r) {
     float* row = x + r * width;
     const float top = *std::max_element(row, row + width);
