@@ -11,6 +11,7 @@ using Command = std::function<int()>;
 
 Command add_bench_command(CLI::App& app);
 Command add_classify_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
 

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     commands[app.get_subcommands({}).back()] = run;
   };
   add(refusal::app::add_classify_command);
+  add(refusal::app::add_eval_command);
   add(refusal::app::add_bench_command);
   add(refusal::app::add_info_command);
   add(refusal::app::add_tokenize_command);
