@@ -14,5 +14,6 @@ Command add_classify_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
+Command add_train_command(CLI::App& app);
 
 }  // namespace refusal::app

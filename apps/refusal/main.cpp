@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   add(refusal::app::add_bench_command);
   add(refusal::app::add_info_command);
   add(refusal::app::add_tokenize_command);
+  add(refusal::app::add_train_command);
 
   try {
     app.parse(argc, argv);
