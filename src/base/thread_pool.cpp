@@ -2,8 +2,25 @@
 
 #include <atomic>
 #include <exception>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace refusal::base {
+namespace {
+
+// A forward pass hands the pool dozens of short jobs (a few per layer); waking a sleeping thread
+// costs tens of microseconds each time. So threads spin this many pauses (~20-50 µs) before
+// they block.
+constexpr int kSpinPauses = 4000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+}  // namespace
 
 struct ThreadPool::Job {
   const std::function<void(std::size_t)>* fn = nullptr;
@@ -47,6 +64,9 @@ void ThreadPool::run_some(Job& job) {
 
 void ThreadPool::worker_loop() {
   for (;;) {
+    for (int i = 0; i < kSpinPauses && queued_.load(std::memory_order_acquire) == 0; ++i) {
+      cpu_relax();
+    }
     std::shared_ptr<Job> job;
     {
       std::unique_lock lock(mutex_);
@@ -54,7 +74,10 @@ void ThreadPool::worker_loop() {
       if (queue_.empty()) return;  // stopping and nothing left
       job = queue_.front();
       // A job whose indices are all handed out leaves the queue; its owner waits for the rest.
-      if (job->next.load(std::memory_order_relaxed) + 1 >= job->n) queue_.pop_front();
+      if (job->next.load(std::memory_order_relaxed) + 1 >= job->n) {
+        queue_.pop_front();
+        queued_.fetch_sub(1, std::memory_order_release);
+      }
     }
     run_some(*job);
   }
@@ -72,10 +95,14 @@ void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(job);
+    queued_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   run_some(*job);
-  {
+  for (int i = 0; i < kSpinPauses && job->done.load(std::memory_order_acquire) != job->n; ++i) {
+    cpu_relax();
+  }
+  if (job->done.load(std::memory_order_acquire) != job->n) {
     std::unique_lock lock(job->mutex);
     job->finished.wait(lock, [&] { return job->done.load(std::memory_order_acquire) == job->n; });
   }
@@ -85,6 +112,7 @@ void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_
     for (auto it = queue_.begin(); it != queue_.end(); ++it) {
       if (*it == job) {
         queue_.erase(it);
+        queued_.fetch_sub(1, std::memory_order_release);
         break;
       }
     }

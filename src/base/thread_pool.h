@@ -1,6 +1,7 @@
 // A persistent pool of worker threads shared by all callers of one engine.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -36,6 +37,7 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Job>> queue_;
+  std::atomic<int> queued_{0};  // queue_.size(), readable without the lock while spinning
   bool stopping_ = false;
 };
 
