@@ -1,7 +1,8 @@
 // libFuzzer target: any bytes through encode / encode_windows / encode_pair / decode, checking
 // invariants that hold for every input (see docs/tokenizer.md for how to run it).
 //
-// Input layout: byte 0 = mode bits, byte 1 = length parameter, the rest = the text.
+// Input layout: byte 0 = mode bits, byte 1 = length parameter, the rest = the text. Mode bit 64
+// picks the BERT WordPiece tokenizer (all-MiniLM-L6-v2) instead of the byte-level BPE one.
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -29,9 +30,15 @@ std::string tokenizer_path() {
   return "tests/data/tokenizer/tiny.tokenizer.json";
 }
 
+std::string wordpiece_path() {
+  if (const char* env = std::getenv("REFUSAL_FUZZ_WORDPIECE")) return env;
+  return "tests/data/tokenizer/all-minilm-l6-v2/tokenizer.json";
+}
+
 struct Setup {
   Tokenizer tok;
   refusal::tokenizer::Bpe bpe;  // a second copy of the model, to compare the two merge paths
+  Tokenizer wordpiece;
 };
 
 Setup* make_setup() {
@@ -48,7 +55,8 @@ Setup* make_setup() {
     merges.emplace_back(s.substr(0, s.find(' ')), s.substr(s.find(' ') + 1));
   }
   return new Setup{Tokenizer::from_tokenizer_json(path),
-                   refusal::tokenizer::Bpe(vocab, merges, std::nullopt, path)};
+                   refusal::tokenizer::Bpe(vocab, merges, std::nullopt, path),
+                   Tokenizer::from_tokenizer_json(wordpiece_path())};
 }
 
 void check(bool ok) {
@@ -64,6 +72,11 @@ void check_encoding(const Encoding& e, std::string_view text, size_t vocab_size)
     check(e.byte_offsets[i].first <= e.byte_offsets[i].second);
     check(e.byte_offsets[i].second <= text.size());
     check(e.offsets[i].first <= e.offsets[i].second && e.offsets[i].second <= chars);
+    // Offsets into the original text fall on character boundaries (also after lowercasing,
+    // accent stripping and mark reordering, for WordPiece).
+    const auto [b, end] = e.byte_offsets[i];
+    check(b == text.size() || !refusal::tokenizer::is_continuation(text[b]));
+    check(end == text.size() || !refusal::tokenizer::is_continuation(text[end]));
   }
 }
 
@@ -71,9 +84,10 @@ void check_encoding(const Encoding& e, std::string_view text, size_t vocab_size)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Setup* setup = make_setup();
-  const Tokenizer& tok = setup->tok;
   if (size < 2) return 0;
   const uint8_t mode = data[0];
+  const bool wordpiece = mode & 64;
+  const Tokenizer& tok = wordpiece ? setup->wordpiece : setup->tok;
   const size_t param = data[1];
   const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
   const bool strict = mode & 1;
@@ -89,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(!strict || valid);
     check_encoding(e, text, tok.vocab_size());
     if (opts.max_length != refusal::kNoTruncation) check(e.ids.size() <= opts.max_length);
-    if (!opts.add_special_tokens && !e.truncated) {
+    if (!opts.add_special_tokens && !e.truncated && !wordpiece) {
       // Byte-level BPE loses nothing: decoding gives the text back unless an added token
       // swallowed whitespace (lstrip/rstrip) or stands for itself.
       bool plain = true;
@@ -122,7 +136,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(p.ids.size() == p.sequence_ids.size());
       if (opts.max_length != refusal::kNoTruncation) check(p.ids.size() <= pair_opts.max_length);
     }
-    if (mode & 32) {
+    if (wordpiece && !opts.add_special_tokens) {
+      // Decoding never fails and gives valid UTF-8 (WordPiece is lossy: no round trip).
+      const std::string back = tok.decode(e.ids);
+      check(refusal::tokenizer::find_invalid_utf8(back) == std::string::npos);
+    }
+    if ((mode & 32) && !wordpiece) {
       // The O(n^2) scan and HF's heap must merge every word alike.
       const std::string_view word = std::string_view(text).substr(0, 200);
       std::vector<refusal::tokenizer::BpePiece> a, b;

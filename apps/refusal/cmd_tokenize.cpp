@@ -147,17 +147,18 @@ Command add_tokenize_command(CLI::App& app) {
   auto o = std::make_shared<TokenizeOptions>();
   CLI::App* sub = app.add_subcommand(
       "tokenize",
-      "Tokenize texts like Hugging Face tokenizers: one JSONL line of ids, tokens "
-      "and (code point) offsets per input text");
-  auto* model = sub->add_option("--model", o->model,
-                                "Model folder (tokenizer.json, or vocab.json + merges.txt)");
+      "Tokenize texts like Hugging Face tokenizers (byte-level BPE for RoBERTa, WordPiece for "
+      "BERT): one JSONL line of ids, tokens and (code point) offsets per input text");
+  auto* model = sub->add_option(
+      "--model", o->model,
+      "Model folder (tokenizer.json, or vocab.json + merges.txt, or BERT's vocab.txt)");
   auto* file = sub->add_option("--tokenizer", o->tokenizer_file, "A tokenizer.json file");
   model->excludes(file);
   sub->add_option("--max-length", o->max_length,
                   "Most tokens per text, specials included (default: model_max_length, 512)")
       ->check(CLI::PositiveNumber);
   sub->add_flag("--no-truncation", o->no_truncation, "Keep every token");
-  sub->add_flag("--no-special", o->no_special, "Leave out <s> and </s>");
+  sub->add_flag("--no-special", o->no_special, "Leave out <s> </s> ([CLS] [SEP] for BERT)");
   auto* windows = sub->add_flag(
       "--windows", o->windows,
       "Cover long texts with windows of --max-length tokens: {\"windows\": [...]} per text");

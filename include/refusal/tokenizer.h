@@ -1,5 +1,6 @@
-// Byte-level BPE tokenizer (GPT-2 / RoBERTa) that gives the same ids, tokens and offsets as
-// Hugging Face `tokenizers` (see docs/tokenizer.md for the pipeline and what is supported).
+// Byte-level BPE (GPT-2 / RoBERTa) and WordPiece (BERT) tokenizers that give the same ids,
+// tokens and offsets as Hugging Face `tokenizers` (see docs/tokenizer.md for the pipelines and
+// what is supported).
 #pragma once
 
 #include <cstddef>
@@ -27,7 +28,7 @@ inline constexpr size_t kNoTruncation = std::numeric_limits<size_t>::max();
 
 struct EncodeOptions {
   // Most tokens per encoding, special tokens included. 0 = the tokenizer's model_max_length
-  // (512 for RoBERTa); kNoTruncation = keep everything.
+  // (512 for RoBERTa and BERT); kNoTruncation = keep everything.
   size_t max_length = 0;
   bool add_special_tokens = true;
   Utf8Errors utf8_errors = Utf8Errors::kReplace;
@@ -40,13 +41,16 @@ using Offsets = std::pair<size_t, size_t>;
 
 struct Encoding {
   std::vector<int32_t> ids;
-  std::vector<std::string> tokens;  // byte-level strings ("Ġworld"); empty if !with_tokens
+  // Token strings: byte-level for BPE ("Ġworld"), wordpieces for BERT ("##ing"); empty if
+  // !with_tokens.
+  std::vector<std::string> tokens;
   // Code point offsets, exactly what the Python `tokenizers` / transformers return.
   std::vector<Offsets> offsets;
   // UTF-8 byte offsets (what the Rust core computes), into the text after U+FFFD repair.
   std::vector<Offsets> byte_offsets;
-  std::vector<uint8_t> special_tokens_mask;  // 1 for <s>, </s>
+  std::vector<uint8_t> special_tokens_mask;  // 1 for <s>, </s>, [CLS], [SEP]
   std::vector<int8_t> sequence_ids;          // -1 special, 0 first text, 1 second text
+  std::vector<uint8_t> type_ids;             // token_type_ids: BERT's second text is 1
   bool truncated = false;                    // tokens were dropped by max_length
 
   size_t size() const { return ids.size(); }
@@ -70,8 +74,10 @@ struct Model;  // internal: src/tokenizer/model.h
 // Immutable once loaded; copies share the model. encode*/decode are thread-safe.
 class Tokenizer {
  public:
-  // A HF tokenizer.json with a BPE model, ByteLevel pre-tokenizer and decoder, and a
-  // RobertaProcessing (or no) post-processor; anything else is refused, naming the component.
+  // A HF tokenizer.json: byte-level BPE (BPE model, ByteLevel pre-tokenizer and decoder,
+  // RobertaProcessing or no post-processor) or BERT (WordPiece model, BertNormalizer,
+  // BertPreTokenizer, TemplateProcessing/BertProcessing, WordPiece decoder); anything else is
+  // refused, naming the component. Its "truncation" and "padding" are ignored.
   static Tokenizer from_tokenizer_json(const std::filesystem::path& path);
   // The same from JSON text; `origin` names it in error messages.
   static Tokenizer from_tokenizer_json_string(std::string_view json, std::string_view origin);
@@ -80,13 +86,14 @@ class Tokenizer {
       const std::filesystem::path& vocab_json, const std::filesystem::path& merges_txt,
       const std::optional<std::filesystem::path>& tokenizer_config_json = std::nullopt,
       const std::optional<std::filesystem::path>& special_tokens_map_json = std::nullopt);
-  // A model folder: tokenizer.json if present, else vocab.json + merges.txt; reads
-  // tokenizer_config.json (model_max_length, added tokens) and special_tokens_map.json.
+  // A model folder: tokenizer.json if present, else vocab.json + merges.txt (RoBERTa), else
+  // vocab.txt (BERT: do_lower_case, tokenize_chinese_chars, strip_accents from the config);
+  // reads tokenizer_config.json (model_max_length, added tokens) and special_tokens_map.json.
   static Tokenizer from_model_folder(const std::filesystem::path& folder);
 
-  // One text: <s> tokens </s>, truncated to options.max_length.
+  // One text: <s> tokens </s> ([CLS] tokens [SEP]), truncated to options.max_length.
   Encoding encode(std::string_view utf8, const EncodeOptions& options = {}) const;
-  // Two texts: <s> a </s></s> b </s>, truncated longest-first like HF.
+  // Two texts: <s> a </s></s> b </s> ([CLS] a [SEP] b [SEP]), truncated longest-first like HF.
   Encoding encode_pair(std::string_view first, std::string_view second,
                        const EncodeOptions& options = {}) const;
   // All of a long text as windows of <= max_length tokens (specials included) that overlap by
@@ -95,14 +102,15 @@ class Tokenizer {
   std::vector<Encoding> encode_windows(std::string_view utf8, size_t max_length, size_t stride,
                                        const EncodeOptions& options = {}) const;
 
-  // Ids back to text (ByteLevel decoder; invalid UTF-8 becomes U+FFFD). Unknown ids are skipped.
+  // Ids back to text (ByteLevel or WordPiece decoder; invalid UTF-8 becomes U+FFFD). Unknown
+  // ids are skipped.
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = true) const;
 
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(int32_t id) const;
   size_t vocab_size() const;  // model vocabulary plus added tokens beyond it
   size_t model_max_length() const;
-  // Special tokens the post-processor adds: 2 for one RoBERTa text, 4 for a pair.
+  // Special tokens the post-processor adds: 2 for one text, 4 (RoBERTa) or 3 (BERT) for a pair.
   size_t num_special_tokens_to_add(bool pair = false) const;
   std::optional<int32_t> pad_token_id() const;
   const std::vector<AddedToken>& added_tokens() const;

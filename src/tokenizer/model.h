@@ -11,20 +11,15 @@
 
 #include "refusal/tokenizer.h"
 #include "tokenizer/added_vocabulary.h"
+#include "tokenizer/bert_normalizer.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/post_processor.h"
+#include "tokenizer/wordpiece.h"
 
 namespace refusal::tokenizer {
 
-// The post-processor: RobertaProcessing adds <s> A </s> (or <s> A </s></s> B </s>); it and
-// ByteLevel trim the spaces that byte-level tokens carry out of their offsets.
-struct PostProcessor {
-  bool roberta = false;       // add the special tokens
-  bool trim_offsets = false;  // RobertaProcessing / ByteLevel trim_offsets
-  bool add_prefix_space = false;
-  std::string cls_token, sep_token;
-  int32_t cls_id = -1, sep_id = -1;
-  size_t added(bool pair) const { return roberta ? (pair ? 4 : 2) : 0; }
-};
+enum class ModelType { kBpe, kWordPiece };
+enum class DecoderType { kNone, kByteLevel, kWordPiece };
 
 // What the loaders collect before the model is built.
 struct ModelSpec {
@@ -32,23 +27,37 @@ struct ModelSpec {
   std::unordered_map<std::string, int32_t> vocab;
   std::vector<std::pair<std::string, std::string>> merges;
   std::optional<std::string> unk_token;
+  ModelType type = ModelType::kBpe;
+  // WordPiece model, BertNormalizer and BertPreTokenizer (BERT).
+  std::string continuing_subword_prefix = "##";
+  size_t max_input_chars_per_word = 100;
+  std::optional<BertNormalizerOptions> normalizer;
   std::vector<AddedToken> added_tokens;
   PostProcessor post;
-  bool byte_level_decoder = true;
+  DecoderType decoder = DecoderType::kByteLevel;
+  std::string decoder_prefix = "##";  // WordPiece decoder
+  bool decoder_cleanup = true;
   size_t model_max_length = 512;
   std::optional<std::string> pad_token;
 };
 
 struct Model {
   explicit Model(ModelSpec spec);
+  Model(const Model&) = delete;  // wordpiece points into vocab
+  Model& operator=(const Model&) = delete;
 
   std::string origin;
-  std::unordered_map<std::string, int32_t> vocab;  // byte-level token text -> id
+  std::unordered_map<std::string, int32_t> vocab;  // token text (byte-level for BPE) -> id
   std::vector<std::string> id_to_token;            // model vocabulary, by id
-  Bpe bpe;
+  ModelType type;
+  Bpe bpe;              // type == kBpe
+  WordPiece wordpiece;  // type == kWordPiece (points into `vocab`)
+  std::optional<BertNormalizerOptions> normalizer;
   AddedVocabulary added;
   PostProcessor post;
-  bool byte_level_decoder;
+  DecoderType decoder;
+  std::string decoder_prefix;
+  bool decoder_cleanup;
   size_t model_max_length;
   std::optional<int32_t> pad_id;
 };
@@ -56,6 +65,9 @@ struct Model {
 // Loaders (loader.cpp).
 ModelSpec spec_from_tokenizer_json(std::string_view json, const std::string& origin);
 ModelSpec spec_from_vocab_merges(const std::string& vocab_path, const std::string& merges_path);
+// BERT: vocab.txt (one token a line, id = line number - 1) + tokenizer_config.json settings.
+ModelSpec spec_from_vocab_txt(const std::string& vocab_path,
+                              const std::optional<std::string>& tokenizer_config_path);
 // Applies tokenizer_config.json / special_tokens_map.json on top of `spec`.
 void apply_tokenizer_config(ModelSpec& spec, const std::string& path, bool take_added_tokens);
 void apply_special_tokens_map(ModelSpec& spec, const std::string& path);

@@ -104,10 +104,61 @@ void whitespace_ends(std::string_view s, uint32_t* lead, uint32_t* trail) {
   }
 }
 
+RawToken added_token(const Model& m, std::string_view text, const Segment& seg) {
+  RawToken r{m.added.tokens()[static_cast<size_t>(seg.token)].id,
+             static_cast<uint32_t>(seg.begin),
+             static_cast<uint32_t>(seg.end),
+             0,
+             0,
+             true};
+  whitespace_ends(text.substr(seg.begin, seg.end - seg.begin), &r.lead, &r.trail);
+  return r;
+}
+
+// BERT: BertNormalizer, then BertPreTokenizer (whitespace splits and is dropped, each
+// punctuation char is a word), then WordPiece; offsets go back to the original bytes.
+void tokenize_wordpiece(const Model& m, std::string_view text, size_t limit,
+                        std::vector<RawToken>& out) {
+  thread_local std::vector<Segment> segments;
+  thread_local tokenizer::NormalizedText norm;
+  thread_local std::vector<tokenizer::WordPieceToken> pieces;
+  m.added.split(text, segments);
+  for (const Segment& seg : segments) {
+    if (out.size() > limit) break;
+    if (seg.token >= 0) {
+      out.push_back(added_token(m, text, seg));
+      continue;
+    }
+    if (m.normalizer) {
+      tokenizer::bert_normalize(*m.normalizer, text, seg.begin, seg.end, norm);
+    } else {
+      tokenizer::bert_normalize({false, false, false, false}, text, seg.begin, seg.end, norm);
+    }
+    const std::u32string& c = norm.chars;
+    auto emit = [&](size_t wb, size_t we) {
+      pieces.clear();
+      m.wordpiece.tokenize(std::u32string_view(c).substr(wb, we - wb), pieces);
+      for (const tokenizer::WordPieceToken& p : pieces) {
+        out.push_back({p.id, norm.start[wb + p.begin], norm.end[wb + p.end - 1], 0, 0, false});
+      }
+    };
+    size_t word = 0;
+    for (size_t i = 0; i < c.size() && out.size() <= limit; ++i) {
+      const tokenizer::BertClass k = tokenizer::bert_class(c[i]);
+      if (k == tokenizer::BertClass::kOther) continue;
+      if (word < i) emit(word, i);
+      if (k == tokenizer::BertClass::kPunctuation) emit(i, i + 1);
+      word = i + 1;
+    }
+    if (word < c.size() && out.size() <= limit) emit(word, c.size());
+  }
+}
+
 // Content tokens of `text`; stops once more than `limit` are found (truncation needs no more).
 void tokenize_into(const Model& m, std::string_view text, size_t limit,
                    std::vector<RawToken>& out) {
   if (text.size() >= UINT32_MAX) throw Error("text too long to tokenize (4 GiB or more)");
+  if (m.type == tokenizer::ModelType::kWordPiece) return tokenize_wordpiece(m, text, limit, out);
   thread_local std::vector<Segment> segments;
   thread_local std::vector<BpePiece> pieces;
   m.added.split(text, segments);
@@ -115,14 +166,7 @@ void tokenize_into(const Model& m, std::string_view text, size_t limit,
   for (const Segment& seg : segments) {
     if (out.size() > limit) break;
     if (seg.token >= 0) {
-      RawToken r{m.added.tokens()[static_cast<size_t>(seg.token)].id,
-                 static_cast<uint32_t>(seg.begin),
-                 static_cast<uint32_t>(seg.end),
-                 0,
-                 0,
-                 true};
-      whitespace_ends(text.substr(seg.begin, seg.end - seg.begin), &r.lead, &r.trail);
-      out.push_back(r);
+      out.push_back(added_token(m, text, seg));
       continue;
     }
     tokenizer::split_words(s, seg.begin, seg.end, [&](size_t pb, size_t pe) {
@@ -145,18 +189,20 @@ void tokenize_into(const Model& m, std::string_view text, size_t limit,
   }
 }
 
-void add_special(const Model& m, Encoding& enc, bool cls, bool with_tokens) {
-  enc.ids.push_back(cls ? m.post.cls_id : m.post.sep_id);
-  if (with_tokens) enc.tokens.push_back(cls ? m.post.cls_token : m.post.sep_token);
+void add_special(Encoding& enc, const tokenizer::TemplatePiece& p, bool with_tokens) {
+  enc.ids.push_back(p.id);
+  if (with_tokens) enc.tokens.push_back(p.token);
   enc.offsets.emplace_back(0, 0);
   enc.byte_offsets.emplace_back(0, 0);
   enc.special_tokens_mask.push_back(1);
   enc.sequence_ids.push_back(-1);
+  enc.type_ids.push_back(p.type_id);
 }
 
 // Appends tokens[0, n) of one text, with the post-processor's offset trimming.
 void add_content(const Model& m, Encoding& enc, std::string_view text, bool ascii,
-                 const RawToken* tokens, size_t n, int8_t sequence, bool with_tokens) {
+                 const RawToken* tokens, size_t n, int8_t sequence, uint8_t type_id,
+                 bool with_tokens) {
   CharCounter chars(text, ascii);
   for (size_t i = 0; i < n; ++i) {
     const RawToken& t = tokens[i];
@@ -180,22 +226,51 @@ void add_content(const Model& m, Encoding& enc, std::string_view text, bool asci
     enc.byte_offsets.emplace_back(start, end);
     enc.special_tokens_mask.push_back(0);
     enc.sequence_ids.push_back(sequence);
+    enc.type_ids.push_back(type_id);
   }
+}
+
+// One or two texts' tokens, in the post-processor's template.
+struct Part {
+  std::string_view text;
+  bool ascii;
+  const RawToken* tokens;
+  size_t n;
+};
+
+Encoding build(const Model& m, const Part& a, const Part* b, const EncodeOptions& opts) {
+  Encoding enc;
+  const auto& tpl = b != nullptr ? m.post.pair : m.post.single;
+  const bool specials = opts.add_special_tokens && !tpl.empty();
+  const size_t total = a.n + (b != nullptr ? b->n : 0) + (specials ? tpl.size() : 0);
+  enc.ids.reserve(total);
+  enc.offsets.reserve(total);
+  enc.byte_offsets.reserve(total);
+  enc.type_ids.reserve(total);
+  if (opts.with_tokens) enc.tokens.reserve(total);
+  auto content = [&](const Part& p, int8_t sequence, uint8_t type_id) {
+    if (m.post.zero_type_ids) type_id = 0;
+    add_content(m, enc, p.text, p.ascii, p.tokens, p.n, sequence, type_id, opts.with_tokens);
+  };
+  if (!specials) {
+    // HF's default: the second text has type id 1.
+    content(a, 0, 0);
+    if (b != nullptr) content(*b, 1, 1);
+    return enc;
+  }
+  for (const tokenizer::TemplatePiece& p : tpl) {
+    if (p.sequence < 0) {
+      add_special(enc, p, opts.with_tokens);
+    } else {
+      content(p.sequence == 0 ? a : *b, p.sequence, p.type_id);
+    }
+  }
+  return enc;
 }
 
 Encoding build_single(const Model& m, const CheckedText& ct, const RawToken* tokens, size_t n,
                       const EncodeOptions& opts) {
-  Encoding enc;
-  const size_t total = n + (opts.add_special_tokens ? m.post.added(false) : 0);
-  enc.ids.reserve(total);
-  enc.offsets.reserve(total);
-  enc.byte_offsets.reserve(total);
-  if (opts.with_tokens) enc.tokens.reserve(total);
-  const bool specials = opts.add_special_tokens && m.post.roberta;
-  if (specials) add_special(m, enc, true, opts.with_tokens);
-  add_content(m, enc, ct.text, ct.ascii, tokens, n, 0, opts.with_tokens);
-  if (specials) add_special(m, enc, false, opts.with_tokens);
-  return enc;
+  return build(m, {ct.text, ct.ascii, tokens, n}, nullptr, opts);
 }
 
 size_t content_budget(const Model& m, size_t max_length, bool add_special, bool pair) {
@@ -205,6 +280,35 @@ size_t content_budget(const Model& m, size_t max_length, bool add_special, bool 
                 std::to_string(n_add) + " special tokens");
   }
   return max_length - n_add;
+}
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) {
+    s.replace(p, from.size(), to);
+  }
+}
+
+// HF's WordPiece decoder: a token after the first loses its prefix ("##ing") or gets a space
+// before it; cleanup then runs on each token alone, as HF does (so " do not" never matches).
+void append_wordpiece(std::string& out, std::string_view token, bool first,
+                      const std::string& prefix, bool cleanup) {
+  std::string t;
+  if (first) {
+    t = token;
+  } else if (token.starts_with(prefix)) {
+    t = token.substr(prefix.size());
+  } else {
+    t = " ";
+    t += token;
+  }
+  if (cleanup) {
+    static constexpr std::pair<std::string_view, std::string_view> kCleanup[] = {
+        {" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
+        {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
+        {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+    for (const auto& [from, to] : kCleanup) replace_all(t, from, to);
+  }
+  out += t;
 }
 
 }  // namespace
@@ -256,7 +360,15 @@ Tokenizer Tokenizer::from_model_folder(const std::filesystem::path& folder) {
                              has_config ? std::optional(config) : std::nullopt,
                              fs::exists(special) ? std::optional(special) : std::nullopt);
   }
-  throw Error(folder.string() + ": no tokenizer.json, nor vocab.json + merges.txt");
+  if (fs::exists(folder / "vocab.txt")) {
+    // BERT: vocab.txt + tokenizer_config.json (do_lower_case, strip_accents, ...).
+    tokenizer::ModelSpec spec =
+        tokenizer::spec_from_vocab_txt((folder / "vocab.txt").string(),
+                                       has_config ? std::optional(config.string()) : std::nullopt);
+    if (fs::exists(special)) tokenizer::apply_special_tokens_map(spec, special.string());
+    return Tokenizer(std::make_shared<const Model>(std::move(spec)));
+  }
+  throw Error(folder.string() + ": no tokenizer.json, nor vocab.json + merges.txt, nor vocab.txt");
 }
 
 Encoding Tokenizer::encode(std::string_view utf8, const EncodeOptions& options) const {
@@ -336,16 +448,8 @@ Encoding Tokenizer::encode_pair(std::string_view first, std::string_view second,
     nb -= (excess + 1) / 2;
     na -= excess / 2;
   }
-  Encoding enc;
-  const bool specials = options.add_special_tokens && m.post.roberta;
-  if (specials) add_special(m, enc, true, options.with_tokens);
-  add_content(m, enc, ca.text, ca.ascii, a.data(), na, 0, options.with_tokens);
-  if (specials) {
-    add_special(m, enc, false, options.with_tokens);
-    add_special(m, enc, false, options.with_tokens);
-  }
-  add_content(m, enc, cb.text, cb.ascii, b.data(), nb, 1, options.with_tokens);
-  if (specials) add_special(m, enc, false, options.with_tokens);
+  const Part pb{cb.text, cb.ascii, b.data(), nb};
+  Encoding enc = build(m, {ca.text, ca.ascii, a.data(), na}, &pb, options);
   enc.truncated = truncated;
   return enc;
 }
@@ -366,7 +470,12 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
     } else {
       continue;  // HF skips ids it does not know
     }
-    if (!m.byte_level_decoder) {
+    if (m.decoder == tokenizer::DecoderType::kWordPiece) {
+      append_wordpiece(bytes, token, first, m.decoder_prefix, m.decoder_cleanup);
+      first = false;
+      continue;
+    }
+    if (m.decoder == tokenizer::DecoderType::kNone) {
       // No decoder: HF joins the tokens with spaces.
       if (!first) bytes += ' ';
       bytes += token;

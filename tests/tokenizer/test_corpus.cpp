@@ -1,11 +1,15 @@
 // 100% identical ids against PyPI tokenizers on 57,540 texts: every text of ../shared/data and
-// 6,000 random texts (scripts/make_tokenizer_vectors.py), with and without truncation at 128
-// and 512. Encodes from several threads at once, which also exercises the shared word cache.
+// 6,000 random texts, with and without truncation at 128 and 512, through the RoBERTa BPE
+// (scripts/make_tokenizer_vectors.py) and the BERT WordPiece of all-MiniLM-L6-v2
+// (scripts/make_wordpiece_vectors.py). Encodes from several threads at once, which also
+// exercises the shared word cache.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -47,8 +51,13 @@ json our_record(const Tokenizer& tok, const std::string& text, bool with_ids) {
   return r;
 }
 
-size_t check_all(const std::vector<Case>& cases) {
-  const Tokenizer& tok = reference_tokenizer();
+const Tokenizer& minilm_tokenizer() {
+  static const Tokenizer t =
+      Tokenizer::from_tokenizer_json(kData + "/all-minilm-l6-v2/tokenizer.json");
+  return t;
+}
+
+size_t check_all(const std::vector<Case>& cases, const Tokenizer& tok = reference_tokenizer()) {
   std::atomic<size_t> next{0}, failures{0};
   std::mutex mu;
   auto work = [&] {
@@ -63,7 +72,19 @@ size_t check_all(const std::vector<Case>& cases) {
         std::lock_guard<std::mutex> lock(mu);
         ADD_FAILURE() << c.label << ": differs from HF tokenizers\n  text: "
                       << json(c.text).dump().substr(0, 300) << "\n  n ours " << got["n"]
-                      << " theirs " << c.want["n"];
+                      << " theirs " << c.want["n"]
+                      << (got["h_ids"] != c.want["h_ids"] ? ", ids differ" : "")
+                      << (c.want.contains("ids") && got["ids"] != c.want["ids"]
+                              ? ", bare ids differ"
+                              : "");
+        if (std::getenv("REFUSAL_CORPUS_DEBUG") != nullptr) {
+          const Encoding e = tok.encode(c.text, {.max_length = kNoTruncation});
+          std::cerr << "DEBUG "
+                    << json(
+                           {{"text", c.text}, {"ids", e.ids}, {"offsets", offsets_json(e.offsets)}})
+                           .dump()
+                    << "\n";
+        }
       }
     }
   };
@@ -75,8 +96,8 @@ size_t check_all(const std::vector<Case>& cases) {
   return cases.size();
 }
 
-TEST(Corpus, RandomTextsMatchHuggingFace) {
-  const std::vector<json> records = read_jsonl(kData + "/corpus_random.jsonl.gz");
+void check_random(const std::string& file, const Tokenizer& tok) {
+  const std::vector<json> records = read_jsonl(kData + "/" + file);
   ASSERT_TRUE(records.at(0).contains("meta"));
   std::vector<Case> cases;
   for (size_t i = 1; i < records.size(); ++i) {
@@ -86,11 +107,11 @@ TEST(Corpus, RandomTextsMatchHuggingFace) {
     ASSERT_TRUE(want.contains("ids"));
     cases.push_back({"random text " + std::to_string(i - 1), std::move(text), std::move(want)});
   }
-  EXPECT_EQ(check_all(cases), 6000u);
+  EXPECT_EQ(check_all(cases, tok), 6000u);
 }
 
-TEST(Corpus, SharedDataMatchesHuggingFace) {
-  const std::vector<json> records = read_jsonl(kData + "/corpus_shared.jsonl.gz");
+void check_shared(const std::string& vectors, const Tokenizer& tok) {
+  const std::vector<json> records = read_jsonl(kData + "/" + vectors);
   ASSERT_TRUE(records.at(0).contains("meta"));
   // The texts come from ../shared/data in the script's order: sorted file names, then lines.
   std::vector<std::string> files;
@@ -121,7 +142,23 @@ TEST(Corpus, SharedDataMatchesHuggingFace) {
   }
   EXPECT_EQ(r, records.size());
   EXPECT_GT(with_ids, 1000u);
-  EXPECT_GE(check_all(cases), 51540u);
+  EXPECT_GE(check_all(cases, tok), 51540u);
+}
+
+TEST(Corpus, RandomTextsMatchHuggingFace) {
+  check_random("corpus_random.jsonl.gz", reference_tokenizer());
+}
+
+TEST(Corpus, SharedDataMatchesHuggingFace) {
+  check_shared("corpus_shared.jsonl.gz", reference_tokenizer());
+}
+
+TEST(Corpus, WordPieceRandomTextsMatchHuggingFace) {
+  check_random("wordpiece_corpus_random.jsonl.gz", minilm_tokenizer());
+}
+
+TEST(Corpus, WordPieceSharedDataMatchesHuggingFace) {
+  check_shared("wordpiece_corpus_shared.jsonl.gz", minilm_tokenizer());
 }
 
 }  // namespace

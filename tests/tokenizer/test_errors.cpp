@@ -73,14 +73,24 @@ TEST(Errors, UnsupportedComponentsAreNamed) {
   j["model"]["dropout"] = 0.1;
   expect_error([&] { load(j); }, {"unsupported model", "dropout"});
   j = reference_json();
-  j["post_processor"] = {{"type", "TemplateProcessing"}};
-  expect_error([&] { load(j); }, {"unsupported post_processor", "TemplateProcessing"});
+  j["post_processor"] = {{"type", "Sequence"}};
+  expect_error([&] { load(j); }, {"unsupported post_processor", "Sequence"});
   j = reference_json();
   j["decoder"] = {{"type", "WordPiece"}};
   expect_error([&] { load(j); }, {"unsupported decoder", "WordPiece"});
   j = reference_json();
+  j["normalizer"] = {{"type", "NFC"}};
+  expect_error([&] { load(j); }, {"unsupported normalizer", "NFC"});
+}
+
+TEST(Errors, TruncationAndPaddingInTheFileAreIgnored) {
+  // As transformers' pipelines: the caller's max_length (or model_max_length) decides.
+  json j = reference_json();
   j["padding"] = {{"strategy", "BatchLongest"}};
-  expect_error([&] { load(j); }, {"unsupported padding"});
+  j["truncation"] = {{"max_length", 7}, {"strategy", "LongestFirst"}, {"stride", 0}};
+  const Tokenizer t = load(j);
+  EXPECT_EQ(t.model_max_length(), 512u);
+  EXPECT_GT(t.encode("one two three four five six seven eight nine ten").size(), 7u);
 }
 
 TEST(Errors, BrokenModelFieldsSayWhere) {
