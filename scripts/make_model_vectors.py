@@ -7,6 +7,12 @@ Writes, under tests/data/models/:
   tiny-roberta-bf16/      the same weights saved in BF16
   tiny-roberta-sharded/   the F32 weights in several shards (model.safetensors.index.json)
   tiny-roberta.vectors.json       logits of each folder as transformers loads it (in fp32)
+  tiny-bert-f32/          a small random BertForSequenceClassification, save_pretrained (F32)
+  tiny-bert-f16/          the same weights saved in F16
+  tiny-bert-base/         its encoder and pooler as a bare BertModel (names without `bert.`)
+  tiny-bert-base-prefixed/  the same bare BertModel with `bert.`-prefixed names (as checkpoints
+                          saved from BertForPreTraining & co. have them), config BertModel
+  tiny-bert.vectors.json  logits of the tiny-bert-f32/-f16 folders, lengths 1..512
   real-dims.vectors.json          logits of a model of the real dimensions (the config of
                                   ProtectAI/distilroberta-base-rejection-v1) whose weights both
                                   this script and the C++ test derive from a fixed formula
@@ -26,7 +32,8 @@ import sys
 import numpy as np
 import torch
 import transformers
-from transformers import AutoModelForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
+from transformers import (AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification,
+                          RobertaConfig, RobertaForSequenceClassification)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "data", "models")
@@ -160,6 +167,77 @@ def write_tiny():
         json.dump(result, f)
 
 
+def tiny_bert():
+    torch.manual_seed(4321)
+    config = BertConfig(
+        vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=512, type_vocab_size=2, pad_token_id=0,
+        layer_norm_eps=1e-12, hidden_act="gelu",
+        id2label={0: "NORMAL", 1: "REJECTION"}, label2id={"NORMAL": 0, "REJECTION": 1},
+        problem_type="single_label_classification", architectures=["BertForSequenceClassification"])
+    model = BertForSequenceClassification(config).eval()
+    for name, p in model.named_parameters():
+        if name.endswith("LayerNorm.weight"):
+            p.data = 1.0 + 0.1 * torch.randn_like(p)
+        elif name.endswith(".bias"):
+            p.data = 0.05 * torch.randn_like(p)
+        else:
+            p.data = 0.15 * torch.randn_like(p)
+    return model
+
+
+def make_bert_batch(rng, vocab, lengths):
+    """[CLS]=2 ... [SEP]=3 (ids 0..4 play BERT's specials); one sequence holds pad ids (0)."""
+    seqs = []
+    for k, n in enumerate(lengths):
+        ids = [2] if n == 1 else [2] + rng.integers(5, vocab, size=n - 2).tolist() + [3]
+        if k == len(lengths) // 2 and n > 6:
+            ids[2] = 0
+            ids[4] = 0
+        seqs.append(ids)
+    return seqs
+
+
+def write_tiny_bert():
+    from safetensors.torch import load_file, save_file
+    model = tiny_bert()
+    rng = np.random.default_rng(17)
+    seqs = make_bert_batch(rng, 1000, [1, 2, 3, 5, 9, 16, 31, 64, 100, 128, 200, 255, 256, 384,
+                                       511, 512])
+    result = {"about": "Logits of tiny random BertForSequenceClassification folders, as "
+                       "transformers loads each (dtype=float32), token_type_ids 0. "
+                       "logits_batched: all sequences in one padded batch (pad id 0, attention "
+                       "mask 0); logits_alone: each sequence by itself.",
+              **provenance(), "sequences": seqs, "folders": {}}
+    for folder, dtype in {"tiny-bert-f32": torch.float32, "tiny-bert-f16": torch.float16}.items():
+        path = os.path.join(OUT, folder)
+        shutil.rmtree(path, ignore_errors=True)
+        copy = tiny_bert().to(dtype)
+        copy.load_state_dict({k: v.to(dtype) for k, v in model.state_dict().items()})
+        copy.save_pretrained(path)
+        loaded = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).eval()
+        batched, alone = logits_of(loaded, seqs, 0)
+        result["folders"][folder] = {"logits_batched": batched, "logits_alone": alone}
+        print(folder, "ok", file=sys.stderr)
+    # The bare base model: BertModel.save_pretrained (no prefix, pooler kept, no classifier).
+    base = os.path.join(OUT, "tiny-bert-base")
+    shutil.rmtree(base, ignore_errors=True)
+    model.bert.save_pretrained(base)
+    with open(os.path.join(base, "config.json")) as f:
+        cfg = json.load(f)
+    assert cfg["architectures"] == ["BertModel"], cfg["architectures"]
+    # The same with bert.-prefixed names.
+    prefixed = os.path.join(OUT, "tiny-bert-base-prefixed")
+    shutil.rmtree(prefixed, ignore_errors=True)
+    os.makedirs(prefixed)
+    shutil.copy(os.path.join(base, "config.json"), prefixed)
+    tensors = load_file(os.path.join(base, "model.safetensors"))
+    save_file({"bert." + k: v for k, v in tensors.items()},
+              os.path.join(prefixed, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(OUT, "tiny-bert.vectors.json"), "w") as f:
+        json.dump(result, f)
+
+
 def write_real_dims():
     with open(REAL_CONFIG) as f:
         config = RobertaConfig(**json.load(f))
@@ -188,6 +266,12 @@ def write_real_dims():
 
 
 if __name__ == "__main__":
+    # Optional arguments pick parts: roberta, bert, real-dims (default: all).
+    parts = set(sys.argv[1:]) or {"roberta", "bert", "real-dims"}
     os.makedirs(OUT, exist_ok=True)
-    write_tiny()
-    write_real_dims()
+    if "roberta" in parts:
+        write_tiny()
+    if "bert" in parts:
+        write_tiny_bert()
+    if "real-dims" in parts:
+        write_real_dims()

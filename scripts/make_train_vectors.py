@@ -18,14 +18,16 @@ Run with the reference stack (torch 2.15, transformers 5.24):
 """
 import json
 import pathlib
+import sys
 
 import torch
 from safetensors.torch import save_file
-from transformers import (RobertaForSequenceClassification, Trainer,
+from transformers import (BertForSequenceClassification, RobertaForSequenceClassification, Trainer,
                           get_linear_schedule_with_warmup)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODEL = ROOT / "tests/data/models/tiny-roberta-f32"
+BERT_MODEL = ROOT / "tests/data/models/tiny-bert-f32"
 OUT = ROOT / "tests/data/train"
 
 
@@ -46,6 +48,69 @@ def random_seqs(gen, count, lo, hi, vocab):
         body = torch.randint(3, vocab, (n - 2,), generator=gen).tolist()
         seqs.append([0] + body + [2])
     return seqs
+
+
+def bert_seqs(gen, count, lo, hi, vocab):
+    """[CLS]=2 body [SEP]=3 (the tiny BERT's specials); the second sequence holds a pad id (0),
+    whose word-embedding row gets no gradient (padding_idx)."""
+    seqs = []
+    for _ in range(count):
+        n = int(torch.randint(lo, hi + 1, (1,), generator=gen))
+        body = torch.randint(5, vocab, (n - 2,), generator=gen).tolist()
+        seqs.append([2] + body + [3])
+    seqs[1][2] = 0
+    return seqs
+
+
+def bert_grad_vectors():
+    """4. bert_grad_vectors.json + .safetensors: as grad_vectors, for tests/data/models/tiny-bert-f32
+    (BertForSequenceClassification: token_type_ids 0, positions 0..n-1, pooler + classifier)."""
+    model = BertForSequenceClassification.from_pretrained(BERT_MODEL, attn_implementation="eager")
+    model = model.double().eval()
+    gen = torch.Generator().manual_seed(4321)
+    seqs = bert_seqs(gen, 5, 4, 17, model.config.vocab_size)
+    labels = [0, 1, 1, 0, 1]
+    ids, mask = batch_tensors(seqs, model.config.pad_token_id)
+    cases = {"plain": None, "weighted": [0.3, 1.7]}
+    meta = {"how": "scripts/make_train_vectors.py bert: BertForSequenceClassification in float64, "
+                   "eval mode, padded batch with attention mask, CrossEntropyLoss (mean)",
+            "sequences": seqs, "labels": labels, "cases": {}}
+    tensors = {}
+    for name, weights in cases.items():
+        model.zero_grad()
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        w = None if weights is None else torch.tensor(weights, dtype=torch.float64)
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels), weight=w)
+        loss.backward()
+        meta["cases"][name] = {"class_weights": weights, "loss": loss.item(),
+                               "logits": logits.detach().flatten().tolist()}
+        for pname, p in model.named_parameters():
+            tensors[f"{name}.{pname}"] = p.grad.detach().float().contiguous()
+    save_file(tensors, OUT / "bert_grad_vectors.safetensors")
+    (OUT / "bert_grad_vectors.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def bert_trained_logits():
+    """5. tiny-bert-trained.logits.json: transformers' logits (AutoModelForSequenceClassification
+    and AutoTokenizer-free: token ids) for the folder the C++ trainer saved in
+    tests/data/train/tiny-bert-trained (fine-tuned from the bare BertModel
+    tests/data/models/tiny-bert-base by train_test's DISABLED_WriteTinyBertTrained)."""
+    folder = OUT / "tiny-bert-trained"
+    if not folder.exists():
+        print("skipping tiny-bert-trained (run train_test --gtest_also_run_disabled_tests first)")
+        return
+    from transformers import AutoModelForSequenceClassification
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    assert type(model).__name__ == "BertForSequenceClassification", type(model)
+    gen = torch.Generator().manual_seed(8)
+    seqs = bert_seqs(gen, 6, 3, 30, model.config.vocab_size)
+    with torch.no_grad():
+        logits = [model(input_ids=torch.tensor([s])).logits[0].tolist() for s in seqs]
+    meta = {"how": "scripts/make_train_vectors.py bert: AutoModelForSequenceClassification on "
+                   "tests/data/train/tiny-bert-trained, one sequence at a time, float32",
+            "architectures": model.config.architectures,
+            "id2label": model.config.id2label, "sequences": seqs, "logits": logits}
+    (OUT / "tiny-bert-trained.logits.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def grad_vectors():
@@ -132,7 +197,13 @@ def tiny_trained_logits():
 
 
 if __name__ == "__main__":
+    # Optional arguments pick parts: roberta, bert (default: both).
+    parts = set(sys.argv[1:]) or {"roberta", "bert"}
     OUT.mkdir(parents=True, exist_ok=True)
-    grad_vectors()
-    trainer_vectors()
-    tiny_trained_logits()
+    if "roberta" in parts:
+        grad_vectors()
+        trainer_vectors()
+        tiny_trained_logits()
+    if "bert" in parts:
+        bert_grad_vectors()
+        bert_trained_logits()

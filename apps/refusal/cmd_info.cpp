@@ -40,8 +40,9 @@ int run_info(const InfoOptions& o) {
           {"weights_index", optional_path(f.weights_index)},
           {"tokenizer_json", optional_path(f.tokenizer_json)},
           {"vocab_json", optional_path(f.vocab_json)},
-          {"merges_txt", optional_path(f.merges_txt)}}},
-        {"architecture", architectures.empty() ? "RobertaForSequenceClassification" : architectures},
+          {"merges_txt", optional_path(f.merges_txt)},
+          {"vocab_txt", optional_path(f.vocab_txt)}}},
+        {"architecture", architectures.empty() ? c.scheme().class_name : architectures},
         {"model_type", c.model_type},
         {"parameters", engine.parameter_count()},
         {"dtypes", engine.weight_dtypes()},
@@ -65,9 +66,10 @@ int run_info(const InfoOptions& o) {
   std::printf("tokenizer:     %s\n", f.tokenizer_json ? f.tokenizer_json->string().c_str()
                                      : f.vocab_json ? (f.vocab_json->string() + " + " +
                                                        optional_path(f.merges_txt)).c_str()
-                                                    : "(none found)");
+                                     : f.vocab_txt ? f.vocab_txt->string().c_str()
+                                                   : "(none found)");
   std::printf("architecture:  %s (model_type %s)\n",
-              architectures.empty() ? "RobertaForSequenceClassification" : architectures.c_str(),
+              architectures.empty() ? c.scheme().class_name.c_str() : architectures.c_str(),
               c.model_type.c_str());
   std::printf("parameters:    %lld (%.1fM)\n", static_cast<long long>(engine.parameter_count()),
               static_cast<double>(engine.parameter_count()) / 1e6);

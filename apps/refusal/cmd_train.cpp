@@ -1,5 +1,6 @@
-// `refusal train`: fine-tunes (or trains from a config) a RobertaForSequenceClassification on
-// labelled rows and writes a Hugging Face model folder. See docs/training.md.
+// `refusal train`: fine-tunes (or trains from a config) a RobertaForSequenceClassification or
+// BertForSequenceClassification (from a classifier or a bare RobertaModel/BertModel) on labelled
+// rows and writes a Hugging Face model folder. See docs/training.md.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -33,17 +34,23 @@ int run_train(const TrainOptions& o) {
 
 Command add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
-  auto* cmd = app.add_subcommand("train", "Fine-tune or train a RobertaForSequenceClassification "
+  auto* cmd = app.add_subcommand("train", "Fine-tune or train a RoBERTa or BERT sequence classifier "
                                           "on rows with text and label; writes a HF model folder");
   auto& o = *options;
   cmd->add_option("--data", o.data, "Training rows: JSONL (.gz) or CSV with text and label")
       ->required()->check(CLI::ExistingFile);
   cmd->add_option("--eval", o.eval, "Held-out rows (default: split --data by --split)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--init", o.init, "Model folder or hub id (local cache) to fine-tune");
+  cmd->add_option("--init", o.init,
+                  "Model folder or hub id (local cache) to fine-tune: a *ForSequenceClassification, "
+                  "or a bare RobertaModel/BertModel (a new head is initialised)");
   cmd->add_option("--config", o.config, "config.json of a fresh model trained from scratch")
       ->check(CLI::ExistingFile);
   cmd->add_option("--tokenizer", o.tokenizer, "Tokenizer folder (default: the --init folder)");
+  cmd->add_option("--labels", o.labels,
+                  "Label names by id, e.g. NORMAL,REJECTION (default: config.json's id2label; "
+                  "a base model without one has LABEL_0,LABEL_1)")
+      ->delimiter(',');
   cmd->add_option("-o,--output", o.output, "Output folder (model, checkpoints, metrics)")->required();
   cmd->add_option("--text-field", o.text_field, "Field/column with the text")->capture_default_str();
   cmd->add_option("--label-field", o.label_field, "Field/column with the label (id or name)")

@@ -36,8 +36,10 @@ struct Classification {
   std::vector<float> probabilities;  // softmax, or sigmoid for multi-label models
 };
 
-// A loaded RobertaForSequenceClassification. Load once, then call classify from any number of
-// threads at once: the weights are read-only and every call has its own scratch memory.
+// A loaded RobertaForSequenceClassification or BertForSequenceClassification (a bare
+// RobertaModel/BertModel is refused: it has no classification head). Load once, then call
+// classify from any number of threads at once: the weights are read-only and every call has its
+// own scratch memory.
 class Engine {
  public:
   // Loads the model that resolve_model finds for `model`.
@@ -59,7 +61,8 @@ class Engine {
   // The dtype of each weights file's tensors, e.g. {"F32"} or {"F16"}.
   std::vector<std::string> weight_dtypes() const;
 
-  // Classifies a batch of token-id sequences (each with its <s> ... </s>, no padding). The
+  // Classifies a batch of token-id sequences (each with its <s> ... </s> or [CLS] ... [SEP], no
+  // padding; BERT token types are all 0). The
   // sequences may have different lengths; a sequence's result does not depend on the others.
   // Throws refusal::Error for an empty sequence, an id outside the vocabulary or a sequence
   // longer than config().max_tokens(), naming the sequence and position.

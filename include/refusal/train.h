@@ -1,4 +1,5 @@
-// Fine-tuning (or training from scratch) a RobertaForSequenceClassification on CPU: the
+// Fine-tuning (or training from scratch) a RobertaForSequenceClassification or
+// BertForSequenceClassification (from a classifier, or a bare RobertaModel/BertModel) on CPU: the
 // library side of `refusal train`. See docs/training.md.
 #pragma once
 
@@ -16,6 +17,8 @@ struct TrainOptions {
   std::string init;               // model folder or hub id to fine-tune, or
   std::string config;             // config.json of a fresh model (needs `tokenizer`)
   std::string tokenizer;          // tokenizer folder (default: the init folder)
+  std::vector<std::string> labels;  // label names by id; default: config.json's id2label (a
+                                    // base model without one: LABEL_0, LABEL_1)
   std::string output;             // the Hugging Face model folder written at the end
   std::string text_field = "text";
   std::string label_field = "label";

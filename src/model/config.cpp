@@ -1,4 +1,5 @@
-// config.json: the fields a RobertaForSequenceClassification needs, each checked.
+// config.json: the fields a RobertaForSequenceClassification or BertForSequenceClassification
+// needs, each checked; the architecture schemes; position ids.
 #include <fstream>
 #include <map>
 #include <set>
@@ -141,9 +142,10 @@ ModelConfig load_model_config(const std::filesystem::path& config_json) {
 
   ModelConfig c;
   c.model_type = r.string("model_type", std::nullopt);
-  if (c.model_type != "roberta") {
+  if (c.model_type != "roberta" && c.model_type != "bert") {
     r.fail("model_type", "unsupported model type '" + c.model_type +
-                             "' (supported: roberta, i.e. RobertaForSequenceClassification)");
+                             "' (supported: roberta and bert, i.e. RobertaForSequenceClassification "
+                             "and BertForSequenceClassification)");
   }
   if (r.has("architectures")) {
     const json& a = doc.at("architectures");
@@ -152,12 +154,18 @@ ModelConfig load_model_config(const std::filesystem::path& config_json) {
       if (!name.is_string()) r.fail("architectures", "expected strings, got " + name.dump());
       c.architectures.push_back(name.get<std::string>());
     }
-    static const std::set<std::string> kSupported = {"RobertaForSequenceClassification"};
+    // The classifier, or the bare base model (loadable to fine-tune: refusal train --init).
+    const std::set<std::string> supported =
+        c.model_type == "bert"
+            ? std::set<std::string>{"BertForSequenceClassification", "BertModel"}
+            : std::set<std::string>{"RobertaForSequenceClassification", "RobertaModel"};
     bool ok = c.architectures.empty();
-    for (const auto& name : c.architectures) ok = ok || kSupported.count(name) > 0;
+    for (const auto& name : c.architectures) ok = ok || supported.count(name) > 0;
     if (!ok) {
-      r.fail("architectures", "unsupported architecture " + a.dump() +
-                                  " (supported: RobertaForSequenceClassification)");
+      std::string list;
+      for (const auto& name : supported) list += (list.empty() ? "" : ", ") + name;
+      r.fail("architectures", "unsupported architecture " + a.dump() + " for model_type '" +
+                                  c.model_type + "' (supported: " + list + ")");
     }
   }
   c.vocab_size = r.integer("vocab_size");
@@ -176,7 +184,7 @@ ModelConfig load_model_config(const std::filesystem::path& config_json) {
   c.layer_norm_eps = r.number("layer_norm_eps", 1e-12f);
   c.max_position_embeddings = r.integer("max_position_embeddings");
   c.type_vocab_size = r.integer("type_vocab_size", 2);
-  c.pad_token_id = r.integer("pad_token_id", 1, 0);
+  c.pad_token_id = r.integer("pad_token_id", c.model_type == "bert" ? 0 : 1, 0);
   c.position_embedding_type = r.string("position_embedding_type", "absolute");
   if (c.position_embedding_type != "absolute") {
     r.fail("position_embedding_type",
@@ -200,12 +208,49 @@ ModelConfig load_model_config(const std::filesystem::path& config_json) {
     r.fail("pad_token_id", std::to_string(c.pad_token_id) + " is not below vocab_size " +
                                std::to_string(c.vocab_size));
   }
-  if (c.max_tokens() < 1) {
+  if (!c.is_bert() && c.max_tokens() < 1) {
     r.fail("max_position_embeddings",
            std::to_string(c.max_position_embeddings) + " leaves no room for tokens after the "
            "pad_token_id + 1 offset RoBERTa positions start at");
   }
   return c;
+}
+
+const ArchitectureScheme& architecture_scheme(const std::string& model_type) {
+  static const ArchitectureScheme kRoberta{
+      .model_type = "roberta",
+      .class_name = "RobertaForSequenceClassification",
+      .base = "roberta",
+      .roberta_positions = true,
+      .pad_position_row = true,
+      .head_dense = "classifier.dense",
+      .head_out = "classifier.out_proj",
+      .dropout_before_dense = true};
+  static const ArchitectureScheme kBert{
+      .model_type = "bert",
+      .class_name = "BertForSequenceClassification",
+      .base = "bert",
+      .roberta_positions = false,
+      .pad_position_row = false,
+      .head_dense = "bert.pooler.dense",
+      .head_out = "classifier",
+      .dropout_before_dense = false};
+  if (model_type == "roberta") return kRoberta;
+  if (model_type == "bert") return kBert;
+  throw Error("unsupported model type '" + model_type + "' (supported: roberta, bert)");
+}
+
+std::vector<std::int32_t> position_ids(const ModelConfig& config,
+                                       const std::vector<std::int32_t>& ids) {
+  std::vector<std::int32_t> positions(ids.size());
+  if (!config.scheme().roberta_positions) {
+    for (std::size_t i = 0; i < ids.size(); ++i) positions[i] = static_cast<std::int32_t>(i);
+    return positions;
+  }
+  const std::int32_t pad = config.pad_token_id;
+  std::int32_t count = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) positions[i] = ids[i] == pad ? pad : pad + ++count;
+  return positions;
 }
 
 }  // namespace refusal

@@ -1,4 +1,4 @@
-#include "model/roberta.h"
+#include "model/encoder.h"
 
 #include <algorithm>
 #include <cmath>
@@ -67,7 +67,7 @@ std::byte* grow_aligned(std::vector<std::byte>& v, size_t n) {
 
 }  // namespace
 
-RobertaRuntime::RobertaRuntime(const ModelConfig& config, const RobertaWeights& weights,
+EncoderRuntime::EncoderRuntime(const ModelConfig& config, const EncoderWeights& weights,
                                kernels::Precision precision,
                                const std::function<void(std::size_t)>& packed_layer)
     : config_(config), weights_(weights), precision_(precision) {
@@ -94,7 +94,7 @@ RobertaRuntime::RobertaRuntime(const ModelConfig& config, const RobertaWeights& 
   }
 }
 
-std::size_t RobertaRuntime::packed_bytes() const {
+std::size_t EncoderRuntime::packed_bytes() const {
   size_t bytes = 0;
   for (const auto& l : layers_) {
     bytes += l.qkv.bytes() + l.attention_out.bytes() + l.intermediate.bytes() + l.output.bytes();
@@ -102,7 +102,7 @@ std::size_t RobertaRuntime::packed_bytes() const {
   return bytes;
 }
 
-void RobertaRuntime::linear(base::ThreadPool& pool, const kernels::PackedLinear& w, size_t rows,
+void EncoderRuntime::linear(base::ThreadPool& pool, const kernels::PackedLinear& w, size_t rows,
                             const float* x, size_t ldx, float* y, size_t ldy,
                             std::vector<std::byte>& scratch) const {
   const size_t threads = static_cast<size_t>(pool.threads());
@@ -125,7 +125,7 @@ void RobertaRuntime::linear(base::ThreadPool& pool, const kernels::PackedLinear&
   }
 }
 
-std::vector<float> RobertaRuntime::forward(std::span<const std::vector<std::int32_t>> batch,
+std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int32_t>> batch,
                                            base::ThreadPool& pool) const {
   const auto& c = config_;
   const auto& w = weights_;
@@ -153,7 +153,7 @@ std::vector<float> RobertaRuntime::forward(std::span<const std::vector<std::int3
   // Embeddings: word + position + token type 0, then LayerNorm.
   pool.parallel_for(seqs, [&](size_t s) {
     const auto& ids = batch[s];
-    const auto positions = roberta_position_ids(ids, c.pad_token_id);
+    const auto positions = position_ids(c, ids);
     for (size_t i = 0; i < ids.size(); ++i) {
       float* row = x + (start[s] + i) * hidden;
       const float* word = w.word_embeddings.data() + static_cast<size_t>(ids[i]) * hidden;
@@ -223,8 +223,8 @@ std::vector<float> RobertaRuntime::forward(std::span<const std::vector<std::int3
     std::swap(x, tmp);
   }
 
-  // Classification head on each sequence's first token (<s>), now row s: dense → tanh →
-  // out_proj, in fp32 (it is tiny).
+  // Classification head on each sequence's first token (<s> or [CLS]), now row s: dense → tanh
+  // → out_proj (BERT: pooler → classifier), in fp32 (it is tiny).
   const size_t labels = static_cast<size_t>(c.num_labels());
   std::vector<float> logits(seqs * labels);
   float* dense = grow(ws.context, seqs * hidden);
@@ -234,16 +234,6 @@ std::vector<float> RobertaRuntime::forward(std::span<const std::vector<std::int3
   kernels::linear(seqs, labels, hidden, dense, hidden, w.classifier_out.weight.data(), hidden,
                   w.classifier_out.bias.data(), logits.data(), labels);
   return logits;
-}
-
-std::vector<std::int32_t> roberta_position_ids(std::span<const std::int32_t> ids,
-                                               int pad_token_id) {
-  std::vector<std::int32_t> positions(ids.size());
-  std::int32_t count = 0;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    positions[i] = ids[i] == pad_token_id ? pad_token_id : pad_token_id + ++count;
-  }
-  return positions;
 }
 
 }  // namespace refusal::model

@@ -1,5 +1,8 @@
-// The RoBERTa forward pass over a ragged batch: sequences packed one after another, no padding,
-// so a batch costs what its tokens cost and no sequence sees another.
+// The encoder forward pass (RoBERTa and BERT: the same math, ModelConfig::scheme() says where
+// positions start) over a ragged batch: sequences packed one after another, no padding, so a
+// batch costs what its tokens cost and no sequence sees another. Then the classification head
+// on each sequence's first token: dense → tanh → linear (RoBERTa's classifier.dense/out_proj,
+// BERT's pooler.dense/classifier).
 #pragma once
 
 #include <cstdint>
@@ -16,11 +19,11 @@ namespace refusal::model {
 
 // The encoder's linear layers packed for the kernels in one precision (Q, K and V fused), next
 // to the weights the rest of the model reads as they are (embeddings, LayerNorms, head).
-class RobertaRuntime {
+class EncoderRuntime {
  public:
   // `packed(l)` is called once layer l is packed, so its source can be released at once and
   // loading never holds two copies of the encoder.
-  RobertaRuntime(const ModelConfig& config, const RobertaWeights& weights,
+  EncoderRuntime(const ModelConfig& config, const EncoderWeights& weights,
                  kernels::Precision precision,
                  const std::function<void(std::size_t)>& packed = nullptr);
 
@@ -42,13 +45,9 @@ class RobertaRuntime {
               std::vector<std::byte>& scratch) const;
 
   const ModelConfig& config_;
-  const RobertaWeights& weights_;
+  const EncoderWeights& weights_;
   kernels::Precision precision_;
   std::vector<PackedLayer> layers_;
 };
-
-// Position ids as transformers computes them: pad tokens keep pad_token_id, every other token
-// counts up from pad_token_id + 1.
-std::vector<std::int32_t> roberta_position_ids(std::span<const std::int32_t> ids, int pad_token_id);
 
 }  // namespace refusal::model

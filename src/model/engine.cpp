@@ -8,7 +8,7 @@
 #include "base/cpu_budget.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu_features.h"
-#include "model/roberta.h"
+#include "model/encoder.h"
 #include "model/weights.h"
 #include "refusal/error.h"
 
@@ -37,7 +37,7 @@ struct Engine::Impl {
   ModelFiles files;
   ModelConfig config;
   std::unique_ptr<model::WeightStore> store;
-  std::unique_ptr<model::RobertaRuntime> runtime;
+  std::unique_ptr<model::EncoderRuntime> runtime;
   std::unique_ptr<base::ThreadPool> pool;
 };
 
@@ -63,7 +63,7 @@ Engine Engine::load(const ModelFiles& files, const EngineOptions& options) {
                          : options.dtype == DType::kInt8 ? kernels::Precision::kInt8
                                                          : kernels::Precision::kFp32;
   impl->runtime =
-      std::make_unique<model::RobertaRuntime>(impl->config, impl->store->weights(), precision,
+      std::make_unique<model::EncoderRuntime>(impl->config, impl->store->weights(), precision,
                                               [&](std::size_t layer) {
                                                 impl->store->release_encoder_matrices(layer);
                                               });

@@ -16,15 +16,39 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return s + "]";
 }
 
-// Tensors transformers keeps in some checkpoints that this model does not use.
-bool ignorable(const std::string& name) {
-  return name == "roberta.embeddings.position_ids" || name.rfind("roberta.pooler.", 0) == 0;
+// Tensors transformers keeps in some checkpoints that this model does not use: the position_ids
+// buffer, and RoBERTa's pooler (RobertaForSequenceClassification has none).
+bool ignorable(const ModelConfig& c, const TensorLayout& layout, const std::string& name) {
+  const std::string p = layout.file_prefix;
+  if (name == p + "embeddings.position_ids") return true;
+  return !c.is_bert() && name.rfind(p + "pooler.", 0) == 0;
 }
 
 }  // namespace
 
-std::span<const float> WeightStore::bind(const std::string& name,
+std::string TensorLayout::file_name(const ModelConfig& config,
+                                    const std::string& canonical) const {
+  const std::string base = config.scheme().base + ".";
+  if (canonical.rfind(base, 0) == 0) return file_prefix + canonical.substr(base.size());
+  return canonical;
+}
+
+TensorLayout detect_layout(const ModelConfig& config, const TensorSet& tensors) {
+  const auto& scheme = config.scheme();
+  TensorLayout layout;
+  const std::string word = "embeddings.word_embeddings.weight";
+  layout.file_prefix = scheme.base + ".";
+  if (tensors.find(scheme.base + "." + word) == nullptr && tensors.find(word) != nullptr) {
+    layout.file_prefix = "";
+  }
+  layout.has_head = tensors.find(scheme.head_out + ".weight") != nullptr ||
+                    tensors.find(scheme.head_out + ".bias") != nullptr;
+  return layout;
+}
+
+std::span<const float> WeightStore::bind(const std::string& canonical,
                                          std::vector<std::int64_t> shape) {
+  const std::string name = layout_.file_name(config_, canonical);
   const TensorView* t = tensors_.find(name);
   if (t == nullptr) throw Error("missing tensor '" + name + "' in " + files_text_);
   if (t->shape != shape) {
@@ -69,9 +93,19 @@ void WeightStore::release_encoder_matrices(std::size_t index) {
   }
 }
 
-WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem::path>& files)
-    : tensors_(files) {
+WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem::path>& files,
+                         bool require_head)
+    : tensors_(files), config_(c), layout_(detect_layout(c, tensors_)) {
   for (const auto& f : files) files_text_ += (files_text_.empty() ? "" : ", ") + f.string();
+  const auto& scheme = c.scheme();
+  const bool encoder_found =
+      tensors_.find(layout_.file_prefix + "embeddings.word_embeddings.weight") != nullptr;
+  if (require_head && !layout_.has_head && encoder_found) {
+    const std::string base = scheme.class_name.substr(0, scheme.class_name.find("For")) + "Model";
+    throw Error(files_text_ + ": a bare " + base + " (no tensor '" + scheme.head_out +
+                ".weight'): it has no classification head; fine-tune it with refusal train "
+                "--init first");
+  }
   const std::int64_t h = c.hidden_size;
   const std::int64_t ffn = c.intermediate_size;
 
@@ -83,14 +117,15 @@ WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem
   };
 
   auto& w = weights_;
-  w.word_embeddings = bind("roberta.embeddings.word_embeddings.weight", {c.vocab_size, h});
+  const std::string base = scheme.base + ".";
+  w.word_embeddings = bind(base + "embeddings.word_embeddings.weight", {c.vocab_size, h});
   w.position_embeddings =
-      bind("roberta.embeddings.position_embeddings.weight", {c.max_position_embeddings, h});
+      bind(base + "embeddings.position_embeddings.weight", {c.max_position_embeddings, h});
   w.token_type_embeddings =
-      bind("roberta.embeddings.token_type_embeddings.weight", {c.type_vocab_size, h});
-  w.embedding_norm = norm("roberta.embeddings.LayerNorm");
+      bind(base + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, h});
+  w.embedding_norm = norm(base + "embeddings.LayerNorm");
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string p = "roberta.encoder.layer." + std::to_string(i);
+    const std::string p = base + "encoder.layer." + std::to_string(i);
     EncoderLayerWeights layer;
     layer.query = linear(p + ".attention.self.query", h, h);
     layer.key = linear(p + ".attention.self.key", h, h);
@@ -102,14 +137,20 @@ WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem
     layer.output_norm = norm(p + ".output.LayerNorm");
     w.layers.push_back(layer);
   }
-  w.classifier_dense = linear("classifier.dense", h, h);
-  w.classifier_out = linear("classifier.out_proj", c.num_labels(), h);
+  w.has_head = layout_.has_head;
+  if (w.has_head) {
+    w.classifier_dense = linear(scheme.head_dense, h, h);
+    w.classifier_out = linear(scheme.head_out, c.num_labels(), h);
+  } else if (c.is_bert() &&
+             tensors_.find(layout_.file_name(c, scheme.head_dense + ".weight")) != nullptr) {
+    w.classifier_dense = linear(scheme.head_dense, h, h);  // the pooler of a bare BertModel
+  }
 
   // Anything else is a sign of another architecture or a config that does not match.
   for (const auto& [name, t] : tensors_.all()) {
-    if (ignorable(name) || bound_.count(name)) continue;
-    std::string why = "not part of RobertaForSequenceClassification";
-    const std::string layer_prefix = "roberta.encoder.layer.";
+    if (ignorable(c, layout_, name) || bound_.count(name)) continue;
+    std::string why = "not part of " + scheme.class_name;
+    const std::string layer_prefix = layout_.file_prefix + "encoder.layer.";
     if (name.rfind(layer_prefix, 0) == 0) {
       why = "config.json says num_hidden_layers " + std::to_string(c.num_hidden_layers);
     }

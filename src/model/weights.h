@@ -1,5 +1,6 @@
-// The tensors of a RobertaForSequenceClassification, bound by name and checked against the
-// config at load, so the forward pass needs no checks.
+// The tensors of a RobertaForSequenceClassification or BertForSequenceClassification (or of a
+// bare RobertaModel/BertModel, without the head), bound by name and checked against the config
+// at load, so the forward pass needs no checks.
 #pragma once
 
 #include <cstdint>
@@ -29,23 +30,38 @@ struct EncoderLayerWeights {
   LayerNormWeights output_norm;
 };
 
-struct RobertaWeights {
+struct EncoderWeights {
   std::span<const float> word_embeddings;        // [vocab, hidden]
   std::span<const float> position_embeddings;    // [max_positions, hidden]
   std::span<const float> token_type_embeddings;  // [type_vocab, hidden]
   LayerNormWeights embedding_norm;
   std::vector<EncoderLayerWeights> layers;
-  LinearWeights classifier_dense;                // [hidden, hidden]
-  LinearWeights classifier_out;                  // [labels, hidden]
+  bool has_head = false;                         // false: a bare base model
+  LinearWeights classifier_dense;                // [hidden, hidden]: classifier.dense / pooler
+  LinearWeights classifier_out;                  // [labels, hidden]: out_proj / classifier
 };
+
+// Where the tensors of `config`'s architecture are in a set of files: the encoder's with the
+// `roberta.`/`bert.` prefix (a *ForSequenceClassification) or without (a bare base model), and
+// whether the classification head is there.
+struct TensorLayout {
+  std::string file_prefix;  // "bert." or "" (what the files put before "embeddings.", ...)
+  bool has_head = false;    // the files hold the head's output layer (classifier*)
+  // The name in the files of a tensor named as in the *ForSequenceClassification.
+  std::string file_name(const ModelConfig& config, const std::string& canonical) const;
+};
+TensorLayout detect_layout(const ModelConfig& config, const TensorSet& tensors);
 
 // Owns the weights: views into the memory-mapped files for aligned F32 tensors, converted
 // copies for F16 and BF16.
 class WeightStore {
  public:
-  WeightStore(const ModelConfig& config, const std::vector<std::filesystem::path>& files);
+  // With require_head, a model without the classification head is refused with an error that
+  // says to fine-tune it; without, such a model loads with has_head false.
+  WeightStore(const ModelConfig& config, const std::vector<std::filesystem::path>& files,
+              bool require_head = true);
 
-  const RobertaWeights& weights() const { return weights_; }
+  const EncoderWeights& weights() const { return weights_; }
   std::int64_t parameter_count() const { return parameters_; }
   std::vector<std::string> dtypes() const { return tensors_.dtypes(); }
 
@@ -59,12 +75,14 @@ class WeightStore {
   void release(std::span<const float>& view);
 
   TensorSet tensors_;
+  ModelConfig config_;
+  TensorLayout layout_;
   std::string files_text_;
   std::set<std::string> bound_;
   // Converted tensors. Spans point into the inner buffers, which stay put when the outer vector
   // grows (moving a vector keeps its buffer).
   std::vector<std::vector<float>> converted_;
-  RobertaWeights weights_;
+  EncoderWeights weights_;
   std::int64_t parameters_ = 0;
 };
 

@@ -136,12 +136,22 @@ TrainResult run_training(const TrainOptions& options) {
     const ModelFiles files = resolve_model(o.init);
     config_json = files.config;
     config = train::load_train_config(config_json);
+    if (!o.labels.empty()) config.model.labels = o.labels;
     params = train::Params::layout(config.model);
-    train::load_params(params, files.weights);
+    // A bare base model (RobertaModel, BertModel) gets a new head, like transformers'
+    // from_pretrained into *ForSequenceClassification.
+    const auto fresh = train::load_params(params, files.weights, &config, o.seed);
+    if (!fresh.empty() && o.progress) {
+      std::string names;
+      for (const auto& n : fresh) names += (names.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "refusal train: %s has no classification head; initialised %s\n",
+                   o.init.c_str(), names.c_str());
+    }
     tokenizer_folder = o.tokenizer.empty() ? files.folder : fs::path(o.tokenizer);
   } else {
     config_json = o.config;
     config = train::load_train_config(config_json);
+    if (!o.labels.empty()) config.model.labels = o.labels;
     params = train::Params::layout(config.model);
     train::init_params(params, config, o.seed);
     if (o.tokenizer.empty()) throw Error("--config needs --tokenizer DIR (a tokenizer folder)");
@@ -205,7 +215,7 @@ TrainResult run_training(const TrainOptions& options) {
   TrainResult result = trainer.fit(train_set, eval_set);
   if (!result.stopped_early) {
     train::save_hf_folder(o.output, trainer.model().params(), config_json, names, o.save_dtype,
-                          tokenizer_folder);
+                          tokenizer_folder, trainer.model().config().model);
   }
   return result;
 }

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "model/roberta.h"
 #include "model/safetensors.h"
+#include "model/weights.h"
 #include "refusal/error.h"
 
 namespace refusal::train {
@@ -203,12 +203,14 @@ Params Params::layout(const ModelConfig& c) {
     add(prefix + ".weight", {h}, false);
     add(prefix + ".bias", {h}, false);
   };
-  add("roberta.embeddings.word_embeddings.weight", {c.vocab_size, h}, true);
-  add("roberta.embeddings.position_embeddings.weight", {c.max_position_embeddings, h}, true);
-  add("roberta.embeddings.token_type_embeddings.weight", {c.type_vocab_size, h}, true);
-  norm("roberta.embeddings.LayerNorm");
+  const auto& scheme = c.scheme();
+  const std::string base = scheme.base + ".";
+  add(base + "embeddings.word_embeddings.weight", {c.vocab_size, h}, true);
+  add(base + "embeddings.position_embeddings.weight", {c.max_position_embeddings, h}, true);
+  add(base + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, h}, true);
+  norm(base + "embeddings.LayerNorm");
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string p0 = "roberta.encoder.layer." + std::to_string(i);
+    const std::string p0 = base + "encoder.layer." + std::to_string(i);
     linear(p0 + ".attention.self.query", h, h);
     linear(p0 + ".attention.self.key", h, h);
     linear(p0 + ".attention.self.value", h, h);
@@ -218,8 +220,9 @@ Params Params::layout(const ModelConfig& c) {
     linear(p0 + ".output.dense", h, f);
     norm(p0 + ".output.LayerNorm");
   }
-  linear("classifier.dense", h, h);
-  linear("classifier.out_proj", c.num_labels(), h);
+  // RoBERTa: classifier.dense, classifier.out_proj; BERT: bert.pooler.dense, classifier.
+  linear(scheme.head_dense, h, h);
+  linear(scheme.head_out, c.num_labels(), h);
   p.data.assign(offset, 0.0f);
   return p;
 }
@@ -231,19 +234,43 @@ const ParamTensor& Params::tensor(const std::string& name) const {
   throw Error("no parameter named '" + name + "'");
 }
 
-void load_params(Params& params, const std::vector<std::filesystem::path>& files) {
+std::vector<std::string> load_params(Params& params,
+                                     const std::vector<std::filesystem::path>& files,
+                                     const TrainConfig* init_missing_head, std::uint64_t seed) {
   model::TensorSet set(files);
+  model::TensorLayout layout;
+  const ModelConfig* mc = init_missing_head ? &init_missing_head->model : nullptr;
+  if (mc) layout = model::detect_layout(*mc, set);
+  std::mt19937_64 rng(seed);
+  std::vector<std::string> initialized;
   for (auto& t : params.tensors) {
-    const model::TensorView* v = set.find(t.name);
-    if (v == nullptr) throw Error("missing tensor '" + t.name + "' in the model's weights");
+    const std::string file_name = mc ? layout.file_name(*mc, t.name) : t.name;
+    const model::TensorView* v = set.find(file_name);
+    float* dst = params.data.data() + t.offset;
+    if (v == nullptr && mc) {
+      const auto& scheme = mc->scheme();
+      const bool head = t.name.rfind(scheme.head_dense + ".", 0) == 0 ||
+                        t.name.rfind(scheme.head_out + ".", 0) == 0;
+      if (head && !layout.has_head) {
+        // transformers' _init_weights for a head the checkpoint lacks: Linear weights
+        // normal(0, initializer_range), biases zero.
+        const bool bias = t.name.size() > 5 && t.name.compare(t.name.size() - 5, 5, ".bias") == 0;
+        std::normal_distribution<float> normal(0.0f, init_missing_head->initializer_range);
+        for (size_t i = 0; i < t.size; ++i) dst[i] = bias ? 0.0f : normal(rng);
+        initialized.push_back(t.name);
+        continue;
+      }
+    }
+    if (v == nullptr) throw Error("missing tensor '" + file_name + "' in the model's weights");
     if (v->shape != t.shape) {
-      throw Error(v->file.string() + ": tensor '" + t.name + "' has shape " + v->shape_string() +
-                  ", not what config.json implies");
+      throw Error(v->file.string() + ": tensor '" + file_name + "' has shape " +
+                  v->shape_string() + ", not what config.json implies");
     }
     std::vector<float> owned;
     const auto f = model::as_float(*v, owned);
-    std::memcpy(params.data.data() + t.offset, f.data(), t.size * sizeof(float));
+    std::memcpy(dst, f.data(), t.size * sizeof(float));
   }
+  return initialized;
 }
 
 void init_params(Params& params, const TrainConfig& config, std::uint64_t seed) {
@@ -262,11 +289,14 @@ void init_params(Params& params, const TrainConfig& config, std::uint64_t seed) 
     }
   }
   const size_t h = static_cast<size_t>(config.model.hidden_size);
-  float* word = params.ptr("roberta.embeddings.word_embeddings.weight");
+  const auto& scheme = config.model.scheme();
+  float* word = params.ptr(scheme.base + ".embeddings.word_embeddings.weight");
   const size_t pad = static_cast<size_t>(config.model.pad_token_id);
   std::fill(word + pad * h, word + (pad + 1) * h, 0.0f);
-  float* pos = params.ptr("roberta.embeddings.position_embeddings.weight");
-  std::fill(pos + pad * h, pos + (pad + 1) * h, 0.0f);
+  if (scheme.pad_position_row) {
+    float* pos = params.ptr(scheme.base + ".embeddings.position_embeddings.weight");
+    std::fill(pos + pad * h, pos + (pad + 1) * h, 0.0f);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,6 +341,8 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
   const size_t L = static_cast<size_t>(c.num_hidden_layers);
   const size_t C = static_cast<size_t>(c.num_labels());
   const float eps = c.layer_norm_eps;
+  const auto& scheme = c.scheme();
+  const std::string base = scheme.base + ".";
   Acts& a = *acts_;
   const Params& P = params_;
   a.seqs = batch.size();
@@ -324,7 +356,7 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
   a.ids.resize(T);
   a.positions.resize(T);
   for (size_t s = 0; s < S; ++s) {
-    const auto pos = model::roberta_position_ids(batch[s], c.pad_token_id);
+    const auto pos = position_ids(c, batch[s]);
     for (size_t i = 0; i < batch[s].size(); ++i) {
       const auto id = batch[s][i];
       if (id < 0 || id >= c.vocab_size) throw Error("token id out of the vocabulary");
@@ -342,11 +374,11 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
   a.emb_xhat.resize(T * H);
   a.emb_rstd.resize(T);
   {
-    const float* word = P.ptr("roberta.embeddings.word_embeddings.weight");
-    const float* posw = P.ptr("roberta.embeddings.position_embeddings.weight");
-    const float* type = P.ptr("roberta.embeddings.token_type_embeddings.weight");
-    const float* g = P.ptr("roberta.embeddings.LayerNorm.weight");
-    const float* b = P.ptr("roberta.embeddings.LayerNorm.bias");
+    const float* word = P.ptr(base + "embeddings.word_embeddings.weight");
+    const float* posw = P.ptr(base + "embeddings.position_embeddings.weight");
+    const float* type = P.ptr(base + "embeddings.token_type_embeddings.weight");  // type 0
+    const float* g = P.ptr(base + "embeddings.LayerNorm.weight");
+    const float* b = P.ptr(base + "embeddings.LayerNorm.bias");
     float* x = a.xs[0].data();
     parallel_ranges(pool, T, 16, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; ++r) {
@@ -380,7 +412,7 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
   a.layers.resize(L);
   for (size_t l = 0; l < L; ++l) {
     auto& la = a.layers[l];
-    const std::string p0 = "roberta.encoder.layer." + std::to_string(l);
+    const std::string p0 = base + "encoder.layer." + std::to_string(l);
     const float* x = a.xs[l].data();
     la.qkv.resize(T * 3 * H);
     linear_fwd(pool, T, H, H, x, H, P.ptr(p0 + ".attention.self.query.weight"),
@@ -478,21 +510,24 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
     }
   }
 
-  // Head: first token → dropout → dense → tanh → dropout → out_proj.
+  // Head: first token → dropout → dense → tanh → dropout → out_proj (RoBERTa), or first token →
+  // pooler dense → tanh → dropout → classifier (BERT).
   a.cls.resize(S * H);
   for (size_t s = 0; s < S; ++s) {
     std::memcpy(a.cls.data() + s * H, a.xs[L].data() + a.start[s] * H, H * sizeof(float));
   }
   a.cls_d = a.cls;
   const bool cdrop = use_drop(config_.classifier_dropout);
-  if (cdrop) {
+  a.cls_mask.clear();
+  a.dense_mask.clear();
+  if (cdrop && scheme.dropout_before_dense) {
     a.cls_mask.resize(S * H);
     dropout_mask(dropout, 2, 0, config_.classifier_dropout, a.cls_mask.data(), S * H);
     for (size_t i = 0; i < S * H; ++i) a.cls_d[i] *= a.cls_mask[i];
   }
   a.dense_t.resize(S * H);
-  linear_fwd(pool, S, H, H, a.cls_d.data(), H, P.ptr("classifier.dense.weight"),
-             P.ptr("classifier.dense.bias"), a.dense_t.data(), H);
+  linear_fwd(pool, S, H, H, a.cls_d.data(), H, P.ptr(scheme.head_dense + ".weight"),
+             P.ptr(scheme.head_dense + ".bias"), a.dense_t.data(), H);
   for (auto& v : a.dense_t) v = std::tanh(v);
   a.dense_d = a.dense_t;
   if (cdrop) {
@@ -501,8 +536,8 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
     for (size_t i = 0; i < S * H; ++i) a.dense_d[i] *= a.dense_mask[i];
   }
   a.logits.resize(S * C);
-  linear_fwd(pool, S, C, H, a.dense_d.data(), H, P.ptr("classifier.out_proj.weight"),
-             P.ptr("classifier.out_proj.bias"), a.logits.data(), C);
+  linear_fwd(pool, S, C, H, a.dense_d.data(), H, P.ptr(scheme.head_out + ".weight"),
+             P.ptr(scheme.head_out + ".bias"), a.logits.data(), C);
 
   ForwardResult result;
   result.logits = a.logits;
@@ -552,6 +587,8 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
   if (a.sample_weight.size() != S) throw Error("backward needs a forward with labels");
   if (grad.size() != P.data.size()) grad.assign(P.data.size(), 0.0f);
   auto G = [&](const std::string& name) { return grad.data() + P.tensor(name).offset; };
+  const auto& scheme = c.scheme();
+  const std::string base = scheme.base + ".";
 
   // Cross-entropy.
   std::vector<float> dlogits(S * C);
@@ -563,15 +600,15 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
   }
   // Head.
   std::vector<float> d_dense(S * H), d_cls(S * H);
-  linear_bwd(pool, S, C, H, a.dense_d.data(), H, P.ptr("classifier.out_proj.weight"),
-             dlogits.data(), C, G("classifier.out_proj.weight"), G("classifier.out_proj.bias"),
-             d_dense.data(), H, false);
+  const std::string dense = scheme.head_dense, out = scheme.head_out;
+  linear_bwd(pool, S, C, H, a.dense_d.data(), H, P.ptr(out + ".weight"), dlogits.data(), C,
+             G(out + ".weight"), G(out + ".bias"), d_dense.data(), H, false);
   for (size_t i = 0; i < S * H; ++i) {
     if (!a.dense_mask.empty() && a.dropout) d_dense[i] *= a.dense_mask[i];
     d_dense[i] *= 1.0f - a.dense_t[i] * a.dense_t[i];
   }
-  linear_bwd(pool, S, H, H, a.cls_d.data(), H, P.ptr("classifier.dense.weight"), d_dense.data(),
-             H, G("classifier.dense.weight"), G("classifier.dense.bias"), d_cls.data(), H, false);
+  linear_bwd(pool, S, H, H, a.cls_d.data(), H, P.ptr(dense + ".weight"), d_dense.data(), H,
+             G(dense + ".weight"), G(dense + ".bias"), d_cls.data(), H, false);
   if (!a.cls_mask.empty() && a.dropout) {
     for (size_t i = 0; i < S * H; ++i) d_cls[i] *= a.cls_mask[i];
   }
@@ -584,7 +621,7 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   for (size_t l = L; l-- > 0;) {
     auto& la = a.layers[l];
-    const std::string p0 = "roberta.encoder.layer." + std::to_string(l);
+    const std::string p0 = base + "encoder.layer." + std::to_string(l);
     const bool hdrop = a.dropout && !la.out_mask.empty();
     // Output LayerNorm: dx is ∂/∂(layer output).
     ln_bwd(pool, T, H, dx.data(), la.ln2_xhat.data(), la.ln2_rstd.data(),
@@ -671,20 +708,21 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
     for (size_t i = 0; i < T * H; ++i) dx[i] *= a.emb_mask[i];
   }
   ln_bwd(pool, T, H, dx.data(), a.emb_xhat.data(), a.emb_rstd.data(),
-         P.ptr("roberta.embeddings.LayerNorm.weight"), dz.data(),
-         G("roberta.embeddings.LayerNorm.weight"), G("roberta.embeddings.LayerNorm.bias"));
-  float* gw = G("roberta.embeddings.word_embeddings.weight");
-  float* gp = G("roberta.embeddings.position_embeddings.weight");
-  float* gt = G("roberta.embeddings.token_type_embeddings.weight");
+         P.ptr(base + "embeddings.LayerNorm.weight"), dz.data(),
+         G(base + "embeddings.LayerNorm.weight"), G(base + "embeddings.LayerNorm.bias"));
+  float* gw = G(base + "embeddings.word_embeddings.weight");
+  float* gp = G(base + "embeddings.position_embeddings.weight");
+  float* gt = G(base + "embeddings.token_type_embeddings.weight");  // row 0: every token's type
   const std::int32_t pad = c.pad_token_id;
   for (size_t r = 0; r < T; ++r) {
     const float* d = dz.data() + r * H;
-    // nn.Embedding(padding_idx=pad): the padding row gets no gradient.
+    // nn.Embedding(padding_idx=pad): the padding row gets no gradient. BERT's position
+    // embeddings have no padding_idx.
     if (a.ids[r] != pad) {
       float* w = gw + static_cast<size_t>(a.ids[r]) * H;
       for (size_t j = 0; j < H; ++j) w[j] += d[j];
     }
-    if (a.positions[r] != pad) {
+    if (!scheme.pad_position_row || a.positions[r] != pad) {
       float* p = gp + static_cast<size_t>(a.positions[r]) * H;
       for (size_t j = 0; j < H; ++j) p[j] += d[j];
     }

@@ -1,4 +1,4 @@
-// The trainable RobertaForSequenceClassification: fp32 parameters in one flat buffer (tensor
+// The trainable RobertaForSequenceClassification or BertForSequenceClassification: fp32 parameters in one flat buffer (tensor
 // names and shapes exactly as transformers'), a forward pass over a ragged batch that keeps its
 // activations, and the backward pass of every op (embeddings, LayerNorm, attention, GELU, head,
 // cross-entropy) accumulating into a gradient buffer of the same layout.
@@ -27,7 +27,7 @@ struct TrainConfig {
 TrainConfig load_train_config(const std::filesystem::path& config_json);
 
 struct ParamTensor {
-  std::string name;                 // e.g. "roberta.encoder.layer.0.attention.self.query.weight"
+  std::string name;                 // e.g. "bert.encoder.layer.0.attention.self.query.weight"
   std::vector<std::int64_t> shape;
   std::size_t offset = 0;           // into Params::data
   std::size_t size = 0;
@@ -46,8 +46,16 @@ struct Params {
   const float* ptr(const std::string& name) const { return data.data() + tensor(name).offset; }
 };
 
-// Loads weights (F32/F16/BF16) from model files into `params`' layout.
-void load_params(Params& params, const std::vector<std::filesystem::path>& files);
+// Loads weights (F32/F16/BF16) from model files into `params`' layout (tensor names exactly as
+// in the layout). With `init_missing_head` (the --init path), the files may also hold a bare base
+// model (RobertaModel/BertModel: encoder tensors with or without the `roberta.`/`bert.` prefix,
+// no classifier); the head tensors they lack (classifier, and BERT's pooler when absent) are
+// then initialised like transformers does (weights normal(0, initializer_range) from `seed`,
+// biases 0). Returns the names it initialised.
+std::vector<std::string> load_params(Params& params,
+                                     const std::vector<std::filesystem::path>& files,
+                                     const TrainConfig* init_missing_head = nullptr,
+                                     std::uint64_t seed = 0);
 // transformers' _init_weights: normal(0, initializer_range) for linear and embedding weights,
 // zero biases, LayerNorm weight 1 and bias 0; the padding row of the word embeddings zero.
 void init_params(Params& params, const TrainConfig& config, std::uint64_t seed);

@@ -147,11 +147,11 @@ void write_params(const fs::path& file, const Params& params, const std::string&
 
 void save_hf_folder(const fs::path& dir, const Params& params, const fs::path& config_json,
                     const std::vector<std::string>& labels, const std::string& dtype,
-                    const fs::path& tokenizer_folder) {
+                    const fs::path& tokenizer_folder, const ModelConfig& model) {
   fs::create_directories(dir);
   auto config = read_json(config_json);
-  config["architectures"] = {"RobertaForSequenceClassification"};
-  config["model_type"] = "roberta";
+  config["architectures"] = {model.scheme().class_name};
+  config["model_type"] = model.scheme().model_type;
   nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
   for (std::size_t i = 0; i < labels.size(); ++i) {
     id2label[std::to_string(i)] = labels[i];
@@ -165,10 +165,22 @@ void save_hf_folder(const fs::path& dir, const Params& params, const fs::path& c
   write_text(dir / "config.json", config.dump(2) + "\n");
   write_params(dir / "model.safetensors", params, dtype);
   if (!tokenizer_folder.empty()) {
-    for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
-                             "special_tokens_map.json", "added_tokens.json"}) {
+    for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "vocab.txt",
+                             "tokenizer_config.json", "special_tokens_map.json",
+                             "added_tokens.json"}) {
       const fs::path src = tokenizer_folder / name;
-      if (fs::exists(src) && fs::absolute(src) != fs::absolute(dir / name)) {
+      if (!fs::exists(src) || fs::absolute(src) == fs::absolute(dir / name)) continue;
+      if (std::string(name) == "tokenizer.json") {
+        // A base model's tokenizer.json may pad and truncate every input to a fixed length
+        // (all-MiniLM-L6-v2: 128); the classifier's users expect neither.
+        std::ifstream in(src);
+        auto tok = nlohmann::ordered_json::parse(in);
+        if (tok.is_object()) {
+          tok["truncation"] = nullptr;
+          tok["padding"] = nullptr;
+        }
+        write_text(dir / name, tok.dump(2) + "\n");
+      } else {
         fs::copy_file(src, dir / name, fs::copy_options::overwrite_existing);
       }
     }

@@ -48,13 +48,16 @@ class Trainer {
   std::int64_t batch_in_epoch_ = 0;
 };
 
-// Writes a Hugging Face model folder: config.json (from `config_json`, id2label/label2id from
-// `labels`, dtype), model.safetensors (F32 or F16), and the tokenizer files of
-// `tokenizer_folder` when given.
+// Writes a Hugging Face *ForSequenceClassification folder: config.json (from `config_json`,
+// architectures and model_type of the config's architecture, id2label/label2id from `labels`,
+// dtype), model.safetensors (F32 or F16), and the tokenizer files of `tokenizer_folder` when
+// given (tokenizer.json with its truncation and padding set to null, so that pipelines built on
+// the folder do not pad or cut every input to the training length).
 void save_hf_folder(const std::filesystem::path& dir, const Params& params,
                     const std::filesystem::path& config_json,
                     const std::vector<std::string>& labels, const std::string& dtype,
-                    const std::filesystem::path& tokenizer_folder);
+                    const std::filesystem::path& tokenizer_folder,
+                    const ModelConfig& model);
 
 // Parameters as safetensors tensors (F32 or F16) and back.
 void write_params(const std::filesystem::path& file, const Params& params, const std::string& dtype,

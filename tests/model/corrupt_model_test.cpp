@@ -111,9 +111,9 @@ TEST_F(CorruptModel, ConfigIsNotJson) {
 }
 
 TEST_F(CorruptModel, UnsupportedModelType) {
-  edit_config([](auto& c) { c["model_type"] = "bert"; });
+  edit_config([](auto& c) { c["model_type"] = "gpt2"; });
   EXPECT_THAT(load_error(), AllOf(HasSubstr("config.json: field 'model_type'"),
-                                  HasSubstr("unsupported model type 'bert'")));
+                                  HasSubstr("unsupported model type 'gpt2'")));
 }
 
 TEST_F(CorruptModel, UnsupportedArchitecture) {

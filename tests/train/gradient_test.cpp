@@ -1,5 +1,6 @@
 // Gradients of every parameter tensor against PyTorch autograd (float64 reference, dropout
-// off) on tests/data/models/tiny-roberta-f32: scripts/make_train_vectors.py wrote the vectors.
+// off) on tests/data/models/tiny-roberta-f32 and tiny-bert-f32 (BERT: token-type embeddings,
+// positions from 0, pooler + classifier): scripts/make_train_vectors.py wrote the vectors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,28 +17,37 @@ namespace {
 const std::filesystem::path kModel = "tests/data/models/tiny-roberta-f32";
 const std::filesystem::path kVectors = "tests/data/train";
 
-TrainModel load_tiny() {
-  auto config = load_train_config(kModel / "config.json");
+TrainModel load_tiny(const std::filesystem::path& model = kModel) {
+  auto config = load_train_config(model / "config.json");
   auto params = Params::layout(config.model);
-  load_params(params, {kModel / "model.safetensors"});
+  load_params(params, {model / "model.safetensors"});
   return TrainModel(config, std::move(params));
 }
 
-class GradientTest : public ::testing::TestWithParam<std::string> {};
+struct GradCase {
+  std::string model;    // folder under tests/data/models
+  std::string vectors;  // file stem under tests/data/train
+  std::string kase;     // "plain" or "weighted"
+};
+
+void PrintTo(const GradCase& c, std::ostream* os) { *os << c.model << "/" << c.kase; }
+
+class GradientTest : public ::testing::TestWithParam<GradCase> {};
 
 TEST_P(GradientTest, EveryTensorMatchesAutograd) {
-  std::ifstream in(kVectors / "grad_vectors.json");
+  const auto& param = GetParam();
+  std::ifstream in(kVectors / (param.vectors + ".json"));
   const auto j = nlohmann::json::parse(in);
   const auto seqs = j["sequences"].get<std::vector<std::vector<std::int32_t>>>();
   const auto labels = j["labels"].get<std::vector<int>>();
-  const auto& kase = j["cases"][GetParam()];
+  const auto& kase = j["cases"][param.kase];
   std::vector<float> weights;
   if (!kase["class_weights"].is_null()) weights = kase["class_weights"].get<std::vector<float>>();
-  model::SafetensorsFile ref(kVectors / "grad_vectors.safetensors");
+  model::SafetensorsFile ref(kVectors / (param.vectors + ".safetensors"));
 
   for (int threads : {1, 2}) {
     base::ThreadPool pool(threads);
-    TrainModel m = load_tiny();
+    TrainModel m = load_tiny("tests/data/models/" + param.model);
     const auto r = m.forward(seqs, labels, weights, {}, pool);
     EXPECT_NEAR(r.loss, kase["loss"].get<double>(), 1e-5);
     const auto logits = kase["logits"].get<std::vector<double>>();
@@ -49,7 +59,7 @@ TEST_P(GradientTest, EveryTensorMatchesAutograd) {
     double worst = 0;
     std::string worst_name;
     for (const auto& t : m.params().tensors) {
-      const auto it = ref.tensors().find(GetParam() + "." + t.name);
+      const auto it = ref.tensors().find(param.kase + "." + t.name);
       ASSERT_NE(it, ref.tensors().end()) << t.name;
       std::vector<float> owned;
       const auto g_ref = model::as_float(it->second, owned);
@@ -75,12 +85,21 @@ TEST_P(GradientTest, EveryTensorMatchesAutograd) {
       ++checked;
     }
     EXPECT_EQ(checked, 41);
-    std::printf("%s, %d threads: worst relative error %.3g (%s)\n", GetParam().c_str(), threads,
-                worst, worst_name.c_str());
+    std::printf("%s %s, %d threads: worst relative error %.3g (%s)\n", param.model.c_str(),
+                param.kase.c_str(), threads, worst, worst_name.c_str());
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, GradientTest, ::testing::Values("plain", "weighted"));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, GradientTest,
+    ::testing::Values(GradCase{"tiny-roberta-f32", "grad_vectors", "plain"},
+                      GradCase{"tiny-roberta-f32", "grad_vectors", "weighted"},
+                      GradCase{"tiny-bert-f32", "bert_grad_vectors", "plain"},
+                      GradCase{"tiny-bert-f32", "bert_grad_vectors", "weighted"}),
+    [](const ::testing::TestParamInfo<GradCase>& info) {
+      return (info.param.model == "tiny-bert-f32" ? std::string("bert_") : std::string("roberta_")) +
+             info.param.kase;
+    });
 
 // Dropout is deterministic in (seed, key) and scales kept units by 1/(1-p).
 TEST(Dropout, DeterministicAndDifferentPerKey) {

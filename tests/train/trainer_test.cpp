@@ -157,7 +157,7 @@ TEST(Trainer, SavedFolderLoadsInEngine) {
   const fs::path dir = temp_dir("save");
   for (const std::string dtype : {"f32", "f16"}) {
     save_hf_folder(dir / dtype, t.model().params(), kModel / "config.json", {"NORMAL", "REJECTION"},
-                   dtype, "tests/data/models/random-roberta-tok");
+                   dtype, "tests/data/models/random-roberta-tok", t.model().config().model);
     ASSERT_TRUE(fs::exists(dir / dtype / "tokenizer.json"));
     const Engine engine = Engine::load((dir / dtype).string(), {.threads = 1});
     std::vector<std::vector<std::int32_t>> batch;
@@ -192,7 +192,7 @@ TEST(Trainer, DISABLED_WriteTinyTrained) {
   Trainer t = make_trainer(tiny_options());
   train_tiny(t);
   save_hf_folder("tests/data/train/tiny-trained", t.model().params(), kModel / "config.json",
-                 {"NORMAL", "REJECTION"}, "f32", "");
+                 {"NORMAL", "REJECTION"}, "f32", "", t.model().config().model);
 }
 
 // transformers loads the folder the trainer saved with the logits our engine and our training
