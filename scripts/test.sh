@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, then builds and tests the
-# release build and the ASan + UBSan build, and runs a 30 s libFuzzer pass on the tokenizer.
+# release build and the ASan + UBSan build, the Python package's tests (pip install . into
+# .venv-py, pytest), and a 30 s libFuzzer pass on the tokenizer.
 # This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,9 @@ for preset in release asan; do
   echo "== $preset: test"
   ctest --preset "$preset" -j "$jobs"
 done
+
+echo "== python: pip install . and pytest (scripts/test-python.sh)"
+REFUSAL_CLI="$PWD/build/release/refusal" bash scripts/test-python.sh
 
 echo "== fuzz: 30 s on the tokenizer (clang, ASan + UBSan)"
 cmake --preset fuzz >/dev/null

@@ -1,0 +1,428 @@
+// refusal._refusal: the C++ engine for Python (nanobind). The pure-Python package
+// (python/refusal/) wraps this module; nothing here is public API on its own.
+//
+// - Every call into the engine releases the GIL: texts are copied to UTF-8 std::strings first,
+//   results are turned into Python objects after.
+// - refusal::Error becomes refusal.RefusalError (a ValueError) with the engine's message; any other
+//   C++ exception becomes a Python exception by nanobind's defaults (RuntimeError, MemoryError...).
+//   Nothing reaches std::terminate.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/data_files.h"
+#include "io/batch_job.h"
+#include "refusal/classifier.h"
+#include "refusal/engine.h"
+#include "refusal/error.h"
+#include "refusal/model.h"
+#include "refusal/scanner_rules.h"
+#include "refusal/version.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+using nlohmann::ordered_json;
+using FloatArray = nb::ndarray<nb::numpy, float, nb::ndim<2>, nb::c_contig>;
+
+// A str, or an iterable of str, as UTF-8 strings. Anything else (bytes, None, numbers, a str
+// that cannot be UTF-8 because of lone surrogates) is a refusal::Error naming the item.
+std::vector<std::string> to_texts(nb::handle obj) {
+  std::vector<std::string> texts;
+  auto one = [&](nb::handle item, std::size_t index, bool single) {
+    if (!PyUnicode_Check(item.ptr())) {
+      const std::string type = nb::type_name(item.type()).c_str();
+      throw refusal::Error(single ? "texts: expected a str or a list of str, got " + type
+                                  : "texts[" + std::to_string(index) + "]: expected str, got " +
+                                        type);
+    }
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(item.ptr(), &size);
+    if (data == nullptr) {
+      PyErr_Clear();
+      throw refusal::Error((single ? std::string("text") : "texts[" + std::to_string(index) + "]") +
+                           ": not encodable as UTF-8 (lone surrogate?)");
+    }
+    texts.emplace_back(data, static_cast<std::size_t>(size));
+  };
+  if (PyUnicode_Check(obj.ptr())) {
+    one(obj, 0, true);
+    return texts;
+  }
+  if (PyBytes_Check(obj.ptr()) || obj.is_none()) {
+    one(obj, 0, true);  // throws with the type's name
+  }
+  PyObject* iter = PyObject_GetIter(obj.ptr());
+  if (iter == nullptr) {
+    PyErr_Clear();
+    one(obj, 0, true);  // throws
+  }
+  nb::object it = nb::steal(iter);
+  std::size_t index = 0;
+  while (PyObject* raw = PyIter_Next(it.ptr())) {
+    nb::object item = nb::steal(raw);
+    one(item, index++, false);
+  }
+  if (PyErr_Occurred()) throw nb::python_error();
+  return texts;
+}
+
+std::vector<std::string_view> views(const std::vector<std::string>& texts) {
+  return {texts.begin(), texts.end()};
+}
+
+refusal::MatchMode parse_match(const std::string& match) {
+  if (match == "full") return refusal::MatchMode::kFull;
+  if (match == "sentence") return refusal::MatchMode::kSentence;
+  throw refusal::Error("match: '" + match + "' is not 'full' or 'sentence'");
+}
+
+refusal::LongTextMode parse_long(const std::string& mode) {
+  if (mode == "truncate") return refusal::LongTextMode::kTruncate;
+  if (mode == "windows") return refusal::LongTextMode::kWindows;
+  throw refusal::Error("long_text: '" + mode + "' is not 'truncate' or 'windows'");
+}
+
+// One loaded model with its classifier options: refusal::Classifier, shared by every Python
+// thread that calls it (the library makes classify thread-safe).
+class PyClassifier {
+ public:
+  PyClassifier(const std::string& model, int threads, const std::string& dtype,
+               std::size_t max_length, std::size_t stride, double threshold,
+               const std::string& match, const std::string& long_text, bool llm_guard,
+               std::size_t batch_tokens, const std::string& punkt_dir) {
+    if (threads < 0) throw refusal::Error("threads: " + std::to_string(threads) + " is negative");
+    if (batch_tokens == 0) throw refusal::Error("batch_tokens: must be at least 1");
+    refusal::ClassifierOptions options;
+    options.match = parse_match(match);
+    options.long_text = parse_long(long_text);
+    options.max_length = max_length;
+    options.stride = stride;
+    options.threshold = threshold;
+    options.llm_guard = llm_guard;
+    options.batch_tokens = batch_tokens;
+    options.punkt_dir = punkt_dir;
+    const refusal::EngineOptions engine{.threads = threads, .dtype = refusal::parse_dtype(dtype)};
+    nb::gil_scoped_release release;
+    classifier_ = std::make_unique<refusal::Classifier>(
+        refusal::Classifier::load(model, engine, options));
+  }
+
+  const refusal::Classifier& get() const { return *classifier_; }
+
+  std::vector<refusal::Verdict> classify(nb::handle texts_obj) const {
+    const auto texts = to_texts(texts_obj);
+    const auto v = views(texts);
+    nb::gil_scoped_release release;
+    return classifier_->classify(v);
+  }
+
+  // (probabilities, logits) of each text's deciding segment, float32 [n, labels]. A text that
+  // had nothing to score (blank text in llm_guard mode, no sentence in sentence mode) gets zeros.
+  nb::tuple arrays(nb::handle texts_obj) const {
+    const auto texts = to_texts(texts_obj);
+    const auto v = views(texts);
+    const auto labels = static_cast<std::size_t>(classifier_->engine().config().num_labels());
+    const std::size_t n = texts.size();
+    auto probs = std::make_unique<float[]>(n * labels + 1);
+    auto logits = std::make_unique<float[]>(n * labels + 1);
+    {
+      nb::gil_scoped_release release;
+      const auto verdicts = classifier_->classify(v);
+      for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < labels; ++j) {
+          const auto& s = verdicts[i].scores;
+          const auto& l = verdicts[i].logits;
+          probs[i * labels + j] = j < s.size() ? s[j] : 0.0f;
+          logits[i * labels + j] = j < l.size() ? l[j] : 0.0f;
+        }
+      }
+    }
+    return nb::make_tuple(wrap(std::move(probs), n, labels), wrap(std::move(logits), n, labels));
+  }
+
+ private:
+  static nb::object wrap(std::unique_ptr<float[]> data, std::size_t n, std::size_t labels) {
+    float* raw = data.release();
+    nb::capsule owner(raw, [](void* p) noexcept { delete[] static_cast<float*>(p); });
+    return nb::cast(FloatArray(raw, {n, labels}, owner));
+  }
+
+  std::unique_ptr<refusal::Classifier> classifier_;
+};
+
+// ---- classify_file: `refusal classify --input ... --output ...`, as the CLI runs it ----
+
+ordered_json verdict_json(const refusal::Verdict& v, const refusal::ModelConfig& config,
+                          bool llm_guard, bool raw_scores, bool explain) {
+  ordered_json r;
+  r["label"] = v.label;
+  r["score"] = v.score;
+  ordered_json scores = ordered_json::object();
+  for (std::size_t i = 0; i < v.scores.size(); ++i) scores[config.labels[i]] = v.scores[i];
+  r["scores"] = scores;
+  r["refusal"] = v.refusal;
+  if (llm_guard) {
+    r["is_valid"] = v.is_valid;
+    r["risk_score"] = v.risk_score;
+  }
+  r["truncated"] = v.truncated;
+  if (raw_scores) r["logits"] = v.logits;
+  if (explain) {
+    r["explain"] = {{"text", v.evidence.text},
+                    {"start", v.evidence.char_begin},
+                    {"end", v.evidence.char_end},
+                    {"segment", v.evidence.segment},
+                    {"window", v.evidence.window},
+                    {"segments", v.segments},
+                    {"windows", v.windows}};
+  }
+  return r;
+}
+
+ordered_json keyword_json(std::string_view text) {
+  const auto v = refusal::no_refusal_light(text);
+  ordered_json r;
+  r["label"] = v.is_valid ? "NORMAL" : "REJECTION";
+  r["refusal"] = !v.is_valid;
+  r["is_valid"] = v.is_valid;
+  r["risk_score"] = v.risk_score;
+  r["matched"] = v.matched;
+  return r;
+}
+
+std::vector<std::string> result_columns(bool llm_guard, bool keywords, bool raw_scores,
+                                        bool explain) {
+  if (keywords) return {"label", "refusal", "is_valid", "risk_score", "matched"};
+  std::vector<std::string> c = {"label", "score", "scores", "refusal"};
+  if (llm_guard) c.insert(c.end(), {"is_valid", "risk_score"});
+  c.push_back("truncated");
+  if (raw_scores) c.push_back("logits");
+  if (explain) c.push_back("explain");
+  return c;
+}
+
+nb::dict classify_file(const std::string& input, const std::string& output,
+                       const std::string& model, const std::string& field,
+                       const std::string& input_format, const std::string& output_format,
+                       const std::string& preset, std::optional<double> threshold,
+                       const std::string& match, const std::string& long_text,
+                       std::optional<std::size_t> max_length, std::size_t stride, bool explain,
+                       bool raw_scores, bool resume, int threads, const std::string& dtype,
+                       std::size_t batch_size, std::size_t chunk_rows,
+                       const std::string& progress, const std::string& punkt_dir) {
+  using namespace refusal;
+  if (preset != "default" && preset != "llm-guard" && preset != "keywords") {
+    throw Error("preset: '" + preset + "' is not 'default', 'llm-guard' or 'keywords'");
+  }
+  if (progress != "auto" && progress != "always" && progress != "never") {
+    throw Error("progress: '" + progress + "' is not 'auto', 'always' or 'never'");
+  }
+  if (threshold && !(*threshold >= 0.0 && *threshold <= 1.0)) {
+    throw Error("threshold: " + std::to_string(*threshold) + " is not in [0, 1]");
+  }
+  if (max_length && (*max_length < 3 || *max_length > 100000)) {
+    throw Error("max_length: " + std::to_string(*max_length) + " is not in [3, 100000]");
+  }
+  if (batch_size < 1 || batch_size > 4096) throw Error("batch_size: not in [1, 4096]");
+  if (chunk_rows < 1 || chunk_rows > (1u << 20)) throw Error("chunk_rows: not in [1, 1048576]");
+  if (threads < 0) throw Error("threads: " + std::to_string(threads) + " is negative");
+  const bool keywords = preset == "keywords";
+  const bool llm_guard = preset == "llm-guard";
+  if (input.empty()) throw Error("input: a file name (or - for stdin) is needed");
+  if (resume && output == "-") throw Error("resume needs an output file");
+  if (input != "-" && output != "-" && io::same_file(input, output)) {
+    throw Error("output " + output + " is the input file: it would be overwritten");
+  }
+
+  ClassifierOptions options;
+  options.match = parse_match(match);
+  options.long_text = parse_long(long_text);
+  options.llm_guard = llm_guard;
+  options.threshold = threshold.value_or(llm_guard ? kNoRefusalDefaultThreshold : 0.5);
+  options.max_length = max_length.value_or(llm_guard ? 128 : 0);
+  options.stride = stride;
+  options.punkt_dir = punkt_dir;
+  const EngineOptions engine{.threads = threads, .dtype = parse_dtype(dtype)};
+
+  io::JobCounts counts;
+  {
+    nb::gil_scoped_release release;
+    std::unique_ptr<Classifier> classifier;
+    if (!keywords) {
+      if (model.empty()) throw Error("classify_file: no model given");
+      classifier = std::make_unique<Classifier>(Classifier::load(model, engine, options));
+    }
+    io::ReaderOptions reader_options;
+    reader_options.field = field;
+    reader_options.format = input_format == "auto" ? io::InputFormat::automatic
+                                                   : io::parse_input_format(input_format);
+    auto reader = io::open_row_reader(input, reader_options);
+    const auto out_format = io::parse_output_format(output_format);
+    auto writer = io::make_writer(out_format,
+                                  result_columns(llm_guard, keywords, raw_scores, explain));
+    io::OutputFile out(output, out_format, resume);
+
+    io::JobOptions job;
+    job.batch_size = batch_size;
+    job.chunk_rows = chunk_rows;
+    job.progress = progress == "always"  ? io::ProgressMode::always
+                   : progress == "never" ? io::ProgressMode::never
+                                         : io::ProgressMode::automatic;
+    const ModelConfig* config = classifier ? &classifier->engine().config() : nullptr;
+    auto classify_batch = [&](std::span<const std::string_view> texts) {
+      std::vector<ordered_json> results;
+      if (keywords) {
+        for (auto t : texts) results.push_back(keyword_json(t));
+        return results;
+      }
+      try {
+        for (const auto& v : classifier->classify(texts)) {
+          results.push_back(verdict_json(v, *config, llm_guard, raw_scores, explain));
+        }
+      } catch (const Error&) {
+        // Find the row that failed: every other row still gets its verdict.
+        results.clear();
+        for (auto t : texts) {
+          try {
+            results.push_back(verdict_json(classifier->classify({&t, 1})[0], *config, llm_guard,
+                                           raw_scores, explain));
+          } catch (const Error& e) {
+            results.push_back({{"error", e.what()}});
+          }
+        }
+      }
+      return results;
+    };
+    counts = io::run_batch_job(*reader, *writer, out, job, classify_batch);
+  }
+  nb::dict d;
+  d["rows"] = counts.rows;
+  d["resumed"] = counts.resumed;
+  d["written"] = counts.written;
+  d["errors"] = counts.errors;
+  return d;
+}
+
+}  // namespace
+
+NB_MODULE(_refusal, m) {
+  m.doc() = "The refusal C++ engine (private: use the `refusal` package).";
+  nb::exception<refusal::Error>(m, "RefusalError", PyExc_ValueError);
+
+  m.def("version", [] { return std::string(refusal::version()); });
+  m.def(
+      "find_data_file",
+      [](const std::string& relative) -> std::optional<std::string> {
+        auto found = refusal::base::find_data_file(relative);
+        if (!found) return std::nullopt;
+        return found->string();
+      },
+      "relative"_a);
+  m.def("data_search_path", [] { return refusal::base::data_search_path_text(); });
+  m.def(
+      "resolve_model",
+      [](const std::string& model) {
+        const auto files = refusal::resolve_model(model);
+        nb::dict d;
+        d["request"] = files.request;
+        d["resolved_as"] = files.resolved_as;
+        d["folder"] = files.folder.string();
+        return d;
+      },
+      "model"_a);
+
+  nb::class_<refusal::Evidence>(m, "Evidence")
+      .def_ro("segment", &refusal::Evidence::segment)
+      .def_ro("window", &refusal::Evidence::window)
+      .def_ro("char_begin", &refusal::Evidence::char_begin)
+      .def_ro("char_end", &refusal::Evidence::char_end)
+      .def_ro("text", &refusal::Evidence::text);
+
+  nb::class_<refusal::Verdict>(m, "Verdict")
+      .def_ro("label", &refusal::Verdict::label)
+      .def_ro("score", &refusal::Verdict::score)
+      .def_ro("scores", &refusal::Verdict::scores)
+      .def_ro("logits", &refusal::Verdict::logits)
+      .def_ro("refusal", &refusal::Verdict::refusal)
+      .def_ro("evidence", &refusal::Verdict::evidence)
+      .def_ro("segments", &refusal::Verdict::segments)
+      .def_ro("windows", &refusal::Verdict::windows)
+      .def_ro("tokens", &refusal::Verdict::tokens)
+      .def_ro("truncated", &refusal::Verdict::truncated)
+      .def_ro("is_valid", &refusal::Verdict::is_valid)
+      .def_ro("risk_score", &refusal::Verdict::risk_score);
+
+  nb::class_<PyClassifier>(m, "Classifier")
+      .def(nb::init<const std::string&, int, const std::string&, std::size_t, std::size_t, double,
+                    const std::string&, const std::string&, bool, std::size_t,
+                    const std::string&>(),
+           "model"_a, "threads"_a = 0, "dtype"_a = "fp32", "max_length"_a = 0, "stride"_a = 0,
+           "threshold"_a = 0.5, "match"_a = "full", "long_text"_a = "truncate",
+           "llm_guard"_a = false, "batch_tokens"_a = 8192, "punkt_dir"_a = "")
+      .def("classify", &PyClassifier::classify, "texts"_a.none())
+      .def("arrays", &PyClassifier::arrays, "texts"_a.none())
+      .def_prop_ro("labels",
+                   [](const PyClassifier& c) { return c.get().engine().config().labels; })
+      .def_prop_ro("refusal_label", [](const PyClassifier& c) { return c.get().refusal_label(); })
+      .def_prop_ro("multi_label",
+                   [](const PyClassifier& c) { return c.get().engine().config().multi_label(); })
+      .def_prop_ro("problem_type",
+                   [](const PyClassifier& c) { return c.get().engine().config().problem_type; })
+      .def_prop_ro("model_type",
+                   [](const PyClassifier& c) { return c.get().engine().config().model_type; })
+      .def_prop_ro("threads", [](const PyClassifier& c) { return c.get().engine().threads(); })
+      .def_prop_ro("dtype", [](const PyClassifier& c) {
+        return std::string(refusal::dtype_name(c.get().engine().dtype()));
+      })
+      .def_prop_ro("isa", [](const PyClassifier& c) { return c.get().engine().isa(); })
+      .def_prop_ro("parameter_count",
+                   [](const PyClassifier& c) { return c.get().engine().parameter_count(); })
+      .def_prop_ro("max_tokens",
+                   [](const PyClassifier& c) { return c.get().engine().config().max_tokens(); })
+      .def_prop_ro("model_folder", [](const PyClassifier& c) {
+        return c.get().engine().files().folder.string();
+      });
+
+  m.def(
+      "no_refusal_light",
+      [](const std::string& output) {
+        const auto v = refusal::no_refusal_light(output);
+        return nb::make_tuple(v.is_valid, v.risk_score, v.matched);
+      },
+      "output"_a);
+  m.def("no_refusal_light_phrases", [] {
+    std::vector<std::string> phrases;
+    for (auto p : refusal::no_refusal_light_phrases()) phrases.emplace_back(p);
+    return phrases;
+  });
+  m.def("calculate_risk_score", &refusal::calculate_risk_score, "score"_a, "threshold"_a);
+  m.def(
+      "split_sentences",
+      [](const std::string& text, const std::string& punkt_dir) {
+        const auto params = refusal::load_punkt_parameters(punkt_dir);
+        std::vector<std::string> out;
+        for (auto& s : refusal::split_sentences(text, params)) out.push_back(std::move(s.text));
+        return out;
+      },
+      "text"_a, "punkt_dir"_a);
+
+  m.def("classify_file", &classify_file, "input"_a, "output"_a, "model"_a, "field"_a,
+        "input_format"_a, "output_format"_a, "preset"_a, "threshold"_a.none(), "match"_a,
+        "long_text"_a, "max_length"_a.none(), "stride"_a, "explain"_a, "raw_scores"_a,
+        "resume"_a, "threads"_a, "dtype"_a, "batch_size"_a, "chunk_rows"_a, "progress"_a,
+        "punkt_dir"_a);
+}

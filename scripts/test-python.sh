@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The Python package's tests: builds and installs `refusal` (pip install .) into .venv-py with
+# numpy, pytest and LLM Guard's code (llm-guard without its heavy dependencies: only scan_output
+# and the scanners' rules are used), builds the `refusal` CLI the parity tests compare with, and
+# runs tests/python. No torch: the comparisons with transformers and with LLM Guard's own
+# NoRefusal use committed vectors.
+#
+# The live comparisons with torch + transformers + LLM Guard (tests/python/test_reference.py) run
+# too when REFUSAL_PY_REFERENCE=1: they need a Python with torch and transformers, given as
+# REFUSAL_PY_REFERENCE_PYTHON (default: .venv-ref/bin/python from scripts/reference-venv.sh,
+# which is made when missing: ~3 GB); llm-guard, nltk and structlog are added to it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+python=${PYTHON:-python3}
+# Python.h for the extension (Debian: python3-dev) when the interpreter has no headers.
+if ! "$python" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-dev
+fi
+
+echo "== python: the refusal CLI (release preset) for the parity tests"
+if [ -z "${REFUSAL_CLI:-}" ]; then
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target refusal -j "$(nproc)"
+  export REFUSAL_CLI="$PWD/build/release/refusal"
+fi
+
+echo "== python: pip install . into .venv-py"
+[ -x .venv-py/bin/python ] || "$python" -m venv .venv-py
+.venv-py/bin/pip install -q --upgrade pip
+.venv-py/bin/pip install -q numpy pytest structlog
+.venv-py/bin/pip install -q --no-deps llm-guard==0.3.16
+CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) .venv-py/bin/pip install -q .
+
+echo "== python: pytest tests/python"
+# Run from tests/python so that the installed package, not python/refusal, is imported.
+(cd tests/python && ../../.venv-py/bin/python -m pytest -q -p no:cacheprovider .)
+
+if [ "${REFUSAL_PY_REFERENCE:-0}" = "1" ]; then
+  ref=${REFUSAL_PY_REFERENCE_PYTHON:-.venv-ref/bin/python}
+  if [ ! -x "$ref" ]; then bash scripts/reference-venv.sh; ref=.venv-ref/bin/python; fi
+  "$ref" -m pip install -q pytest structlog nltk==3.10.4
+  "$ref" -m pip install -q --no-deps llm-guard==0.3.16
+  # The package as installed in .venv-py (same Python version), without .venv-py's numpy.
+  site=$(.venv-py/bin/python -c 'import refusal, os; print(os.path.dirname(os.path.dirname(refusal.__file__)))')
+  pkg=$(mktemp -d); trap 'rm -rf "$pkg"' EXIT
+  cp -r "$site/refusal" "$pkg/"
+  echo "== python: reference tests with $ref (torch, transformers, LLM Guard)"
+  (cd tests/python && PYTHONPATH="$pkg" "$ref" -m pytest -q -p no:cacheprovider .)
+fi
