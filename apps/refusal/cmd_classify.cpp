@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "io/batch_job.h"
 #include "refusal/classifier.h"
+#include "refusal/default_model.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
 
@@ -113,12 +114,8 @@ int run_classify(ClassifyArgs a) {
 
   std::unique_ptr<Classifier> classifier;
   if (!keywords) {
-    if (a.model.empty()) {
-      throw Error("no --model given, and no bundled default model in this build yet: pass "
-                  "--model DIR|HUB_ID (see README: the real weights)");
-    }
     classifier = std::make_unique<Classifier>(
-        Classifier::load(a.model, {.threads = a.threads, .dtype = parse_dtype(a.dtype)}, options));
+        Classifier::load(model_or_default(a.model), {.threads = a.threads, .dtype = parse_dtype(a.dtype)}, options));
   }
 
   io::ReaderOptions reader_options;
@@ -184,7 +181,8 @@ Command add_classify_command(CLI::App& app) {
   cmd->add_option("texts", a->texts, "Texts to classify (else --input, else stdin)");
   cmd->add_option("-i,--input", a->input, "Input file, or - for stdin (gzip detected)");
   cmd->add_option("-m,--model", a->model,
-                  "Model folder, Hugging Face cache folder, or hub id in the local cache");
+                  "Model folder, Hugging Face cache folder, or hub id in the local cache "
+                  "(default: the bundled model, data/models/default)");
   cmd->add_option("--field", a->field, "JSONL field / CSV column holding the text")
       ->capture_default_str();
   cmd->add_option("--format", a->input_format, "Input format")

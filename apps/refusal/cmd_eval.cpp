@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "refusal/classifier.h"
+#include "refusal/default_model.h"
 #include "refusal/error.h"
 #include "refusal/eval.h"
 #include "refusal/scanner_rules.h"
@@ -83,9 +84,9 @@ std::vector<double> model_scores(const Classifier& classifier, const eval::Datas
 }
 
 int run_eval(const EvalArgs& a) {
-  if (a.model.empty() && a.baselines.empty()) {
-    throw Error("nothing to evaluate: give --model DIR and/or --baseline keywords");
-  }
+  // No --model: the bundled model, unless only a baseline was asked for.
+  const std::string model = a.model.empty() && a.baselines.empty() ? default_model_path().string()
+                                                                   : a.model;
   ClassifierOptions options;
   options.match = a.match == "sentence" ? MatchMode::kSentence : MatchMode::kFull;
   options.long_text = a.long_text == "windows" ? LongTextMode::kWindows : LongTextMode::kTruncate;
@@ -93,9 +94,9 @@ int run_eval(const EvalArgs& a) {
   options.max_length = a.max_length.value_or(0);
 
   std::unique_ptr<Classifier> classifier;
-  if (!a.model.empty()) {
+  if (!model.empty()) {
     classifier = std::make_unique<Classifier>(
-        Classifier::load(a.model, {.threads = a.threads, .dtype = parse_dtype(a.dtype)}, options));
+        Classifier::load(model, {.threads = a.threads, .dtype = parse_dtype(a.dtype)}, options));
   }
 
   const eval::Dataset data = eval::load_dataset(a.data, a.text_field, a.label_field);
@@ -111,7 +112,7 @@ int run_eval(const EvalArgs& a) {
   if (classifier) {
     eval::SystemScores s;
     s.name = "model";
-    s.description = a.model + " (" + a.dtype + ", " + a.match + ", " + a.long_text + ")";
+    s.description = model + " (" + a.dtype + ", " + a.match + ", " + a.long_text + ")";
     s.threshold = a.threshold;
     s.scores = model_scores(*classifier, data, a.batch_size);
     systems.push_back(std::move(s));
@@ -132,7 +133,7 @@ int run_eval(const EvalArgs& a) {
   report_options.worst = a.worst;
   ordered_json run;
   if (!a.note.empty()) run["note"] = a.note;
-  run["model"] = a.model.empty() ? "(none)" : a.model;
+  run["model"] = model.empty() ? "(none)" : model;
   std::string files;
   for (const auto& f : a.data) files += (files.empty() ? "" : ", ") + f;
   run["data"] = files;
@@ -176,7 +177,8 @@ Command add_eval_command(CLI::App& app) {
       "threshold, per source / model, with and without partial/soft refusals. JSON (--json)\n"
       "and an offline HTML report (--html). See docs/eval.md.");
   cmd->add_option("-m,--model", a->model,
-                  "Model folder, Hugging Face cache folder, or hub id in the local cache");
+                  "Model folder, Hugging Face cache folder, or hub id in the local cache "
+                  "(default: the bundled model, unless only --baseline is given)");
   cmd->add_option("-d,--data", a->data,
                   "Labelled files (.jsonl, .jsonl.gz, .csv, .tsv): text, label 0/1, and "
                   "optionally source, model, prompt, meta")
