@@ -1,8 +1,13 @@
 // `refusal train` end to end: data file → model folder that the engine loads; a run stopped
-// after K steps and resumed with --resume ends with the same bytes as an unbroken run.
+// after K steps, or killed with SIGKILL mid-run, and resumed with --resume ends with the same
+// bytes as an unbroken run.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <cstdlib>
 #include <fstream>
@@ -100,6 +105,55 @@ TEST_F(TrainCli, TrainsSavesAndResumesExactly) {
   ASSERT_EQ(run(common(1) + " -o " + (dir_ / "c").string() + " --save-dtype f16"), 0);
   const auto f16 = refusal::Engine::load((dir_ / "c").string(), {.threads = 1});
   EXPECT_EQ(f16.weight_dtypes(), std::vector<std::string>{"F16"});
+}
+
+// SIGKILL at an arbitrary point (here: as soon as the third checkpoint exists, while the run goes
+// on, possibly while it writes the next checkpoint), then --resume: the same final bytes as an
+// unbroken run with the same options.
+TEST_F(TrainCli, KilledRunResumesToTheSameWeights) {
+  const std::string options = common(6) + " --checkpoint-every 1";
+  ASSERT_EQ(run(options + " -o " + (dir_ / "whole").string()), 0);
+
+  const fs::path out = dir_ / "killed";
+  std::vector<std::string> args = {binary()};
+  {
+    std::istringstream words(options + " -o " + out.string());
+    for (std::string w; words >> w;) args.push_back(w);
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stderr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  // Checkpoints are renamed into place and only the two latest are kept.
+  auto reached_step_3 = [&] {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(out, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("checkpoint-", 0) == 0 && name.find('.') == std::string::npos &&
+          std::stoi(name.substr(11)) >= 3) {
+        return true;
+      }
+    }
+    return false;
+  };
+  while (!reached_step_3() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the run ended before the kill";
+  ASSERT_FALSE(fs::exists(out / "model.safetensors")) << "the run finished before the kill";
+
+  ASSERT_EQ(run(options + " -o " + out.string() + " --resume"), 0);
+  EXPECT_EQ(read_file(dir_ / "whole" / "model.safetensors"), read_file(out / "model.safetensors"));
 }
 
 // A fresh model from a config (transformers' init), with a separate eval file.
