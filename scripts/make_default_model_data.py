@@ -5,15 +5,18 @@ Standard library only; deterministic (the split and the sample depend on --seed 
 
 What it does, in order (every input row ends in exactly one bucket of stats.json):
   1. Reads every *.jsonl.gz of --shared-train.
-  2. Drops label-1 rows of the proxy sets (gptfuzz, jbb-artifacts, jailjudge-mini): there label 1
-     means "the jailbreak failed", and 11-37% of those rows hold no refusal wording (shared/data's
-     README). Their label-0 rows (the model complied) are reliable and kept.
+  2. Keeps label-1 rows of the proxy sets (gptfuzz, jbb-artifacts, jailjudge-mini) only when their
+     first 400 characters hold refusal wording (REFUSAL_WORDING below): there label 1 means "the
+     jailbreak failed", and 11-37% of those rows hold no refusal wording (shared/data's README).
+     These rows are the training data's main source of 2023 ChatGPT-style refusals ("As an AI
+     language model, I cannot ..."). Their label-0 rows (the model complied) are reliable and kept.
   3. De-duplicates texts across all files (whitespace-normalised); a text seen with both labels is
      dropped everywhere as ambiguous.
   4. Splits by prompt (rows of one prompt never straddle the split): --dev-share of the prompts,
      chosen by a seeded hash, form the dev set.
-  5. Samples at most --max-train-rows training rows, per source and label in proportion, so the
-     run fits a CPU budget (see models/README or docs/default-model.md for the sizes used).
+  5. Keeps every training row of the smaller sources and samples phtest (35,860 rows, 11 models)
+     so that the training set has at most --max-train-rows rows, phtest's labels in proportion,
+     so the run fits a CPU budget (data/models/default/README.md gives the sizes used).
 ../shared/data/eval/ is never read: it is for evaluation only.
 """
 import argparse
@@ -26,6 +29,12 @@ import random
 import re
 
 PROXY_SOURCES = {"gptfuzz", "jbb-artifacts", "jailjudge-mini"}
+SAMPLED_SOURCE = "phtest"
+REFUSAL_WORDING = re.compile(
+    r"\b(i'?m sorry|i am sorry|sorry, but|i apologi[sz]e|my apologies|i can(?:no|')t|i won'?t|"
+    r"i will not|i'?m (?:not able|unable)|i am (?:not able|unable)|as an ai|as a language model|"
+    r"not (?:able|going) to (?:help|provide|assist|comply)|against (?:my|openai'?s?)|unethical|illegal|"
+    r"not appropriate|inappropriate|harmful)\b", re.IGNORECASE)
 
 
 def norm_text(text):
@@ -76,8 +85,8 @@ def main():
                 if not text.strip():
                     dropped[f"{src}: empty text"] += 1
                     continue
-                if src in PROXY_SOURCES and label == 1:
-                    dropped[f"{src}: proxy label 1 (jailbreak failed, not always a refusal)"] += 1
+                if src in PROXY_SOURCES and label == 1 and not REFUSAL_WORDING.search(text[:400]):
+                    dropped[f"{src}: proxy label 1 without refusal wording"] += 1
                     continue
                 rows.append({"text": text, "label": label, "source": src,
                              "model": row.get("model"), "prompt": row.get("prompt"),
@@ -106,22 +115,25 @@ def main():
     # A text's prompt group decides its side; duplicates were removed first, so no text is on both.
 
     rng = random.Random(args.seed)
-    def sample(pool, limit, what):
+    def sample(pool, limit, what, only=None):
+        """At most `limit` rows: rows of other sources than `only` are all kept."""
         if not limit or len(pool) <= limit:
             return pool
+        kept = [r for r in pool if only is not None and r["source"] != only]
+        rest = [r for r in pool if only is None or r["source"] == only]
+        room = max(0, limit - len(kept))
         strata = collections.defaultdict(list)
-        for r in pool:
+        for r in rest:
             strata[(r["source"], r["label"])].append(r)
-        kept = []
         for key in sorted(strata):
             items = strata[key]
-            n = round(len(items) * limit / len(pool))
+            n = round(len(items) * room / len(rest))
             rng.shuffle(items)
             kept += items[:n]
             if len(items) > n:
                 dropped[f"{key[0]}: not sampled into the {what} set (--max-{what}-rows)"] += len(items) - n
         return kept
-    train = sample(train, args.max_train_rows, "train")
+    train = sample(train, args.max_train_rows, "train", only=SAMPLED_SOURCE)
     dev = sample(dev, args.max_dev_rows, "dev")
 
     os.makedirs(args.out, exist_ok=True)

@@ -1,0 +1,83 @@
+// The bundled default model (data/models/default): found without --model, and its scores equal
+// transformers' pipeline on every eval text (tests/data/classify/default-model-eval.jsonl.gz, made
+// by scripts/make_default_model_vectors.py).
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "refusal/classifier.h"
+#include "refusal/default_model.h"
+#include "refusal/engine.h"
+
+namespace refusal {
+namespace {
+
+std::vector<nlohmann::json> read_jsonl_gz(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) throw std::runtime_error("cannot open " + path);
+  std::vector<nlohmann::json> rows;
+  std::string pending;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof(buf))) > 0) {
+    pending.append(buf, static_cast<std::size_t>(n));
+    std::size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+      rows.push_back(nlohmann::json::parse(pending.substr(start, nl - start)));
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+  }
+  gzclose(f);
+  return rows;
+}
+
+TEST(DefaultModel, IsFoundAndIsAStandardFolder) {
+  const auto dir = default_model_path();
+  EXPECT_TRUE(std::filesystem::exists(dir / "model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "README.md"));  // the model card
+  const Engine engine = Engine::load(model_or_default(""), {.threads = 1});
+  EXPECT_EQ(engine.config().model_type, "bert");
+  EXPECT_EQ(engine.config().labels, (std::vector<std::string>{"NORMAL", "REJECTION"}));
+  // At most 50 MB in the repository.
+  EXPECT_LE(std::filesystem::file_size(dir / "model.safetensors"), 50u * 1000 * 1000);
+}
+
+TEST(DefaultModel, MatchesTheTransformersPipelineOnTheEvalSet) {
+  const auto inputs = read_jsonl_gz("../shared/data/eval/chatgpt-refusals.jsonl.gz");
+  const auto expected = read_jsonl_gz("tests/data/classify/default-model-eval.jsonl.gz");
+  ASSERT_EQ(inputs.size(), 1706u);
+  ASSERT_EQ(expected.size(), inputs.size());
+  std::vector<std::string> texts;
+  for (const auto& row : inputs) texts.push_back(row.at("text").get<std::string>());
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+
+  const Classifier classifier =
+      Classifier::load(default_model_path().string(), {.threads = 2}, {.max_length = 512});
+  const auto verdicts = classifier.classify(views);
+  ASSERT_EQ(verdicts.size(), expected.size());
+  double worst = 0.0;
+  std::size_t label_mismatches = 0, correct = 0;
+  for (std::size_t i = 0; i < verdicts.size(); ++i) {
+    const auto& want = expected[i];
+    const auto& got = verdicts[i];
+    label_mismatches += got.label != want.at("label").get<std::string>();
+    worst = std::max(worst, std::abs(got.score - want.at("scores").at("REJECTION").get<double>()));
+    worst = std::max(worst, std::abs(static_cast<double>(got.scores[0]) -
+                                     want.at("scores").at("NORMAL").get<double>()));
+    EXPECT_EQ(got.tokens, want.at("tokens").get<std::size_t>()) << "row " << i;
+    correct += got.refusal == (inputs[i].at("label").get<int>() == 1);
+  }
+  EXPECT_EQ(label_mismatches, 0u);
+  EXPECT_LE(worst, 1e-4);
+  std::printf("bundled model: max |score - pipeline score| over %zu texts: %.3g; accuracy %.4f\n",
+              verdicts.size(), worst, static_cast<double>(correct) / static_cast<double>(verdicts.size()));
+}
+
+}  // namespace
+}  // namespace refusal
