@@ -48,24 +48,36 @@ TEST(DefaultModel, IsFoundAndIsAStandardFolder) {
   EXPECT_LE(std::filesystem::file_size(dir / "model.safetensors"), 50u * 1000 * 1000);
 }
 
+// Under ASan (about 8x slower) every 4th text: the build checks memory, the release build parity.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t kEvery = 4;
+#else
+constexpr std::size_t kEvery = 1;
+#endif
+
 TEST(DefaultModel, MatchesTheTransformersPipelineOnTheEvalSet) {
   const auto inputs = read_jsonl_gz("../shared/data/eval/chatgpt-refusals.jsonl.gz");
   const auto expected = read_jsonl_gz("tests/data/classify/default-model-eval.jsonl.gz");
   ASSERT_EQ(inputs.size(), 1706u);
   ASSERT_EQ(expected.size(), inputs.size());
   std::vector<std::string> texts;
-  for (const auto& row : inputs) texts.push_back(row.at("text").get<std::string>());
+  std::vector<std::size_t> rows;
+  for (std::size_t i = 0; i < inputs.size(); i += kEvery) {
+    texts.push_back(inputs[i].at("text").get<std::string>());
+    rows.push_back(i);
+  }
   std::vector<std::string_view> views(texts.begin(), texts.end());
 
   const Classifier classifier =
       Classifier::load(default_model_path().string(), {.threads = 2}, {.max_length = 512});
   const auto verdicts = classifier.classify(views);
-  ASSERT_EQ(verdicts.size(), expected.size());
+  ASSERT_EQ(verdicts.size(), rows.size());
   double worst = 0.0;
   std::size_t label_mismatches = 0, correct = 0;
-  for (std::size_t i = 0; i < verdicts.size(); ++i) {
+  for (std::size_t k = 0; k < verdicts.size(); ++k) {
+    const std::size_t i = rows[k];
     const auto& want = expected[i];
-    const auto& got = verdicts[i];
+    const auto& got = verdicts[k];
     label_mismatches += got.label != want.at("label").get<std::string>();
     worst = std::max(worst, std::abs(got.score - want.at("scores").at("REJECTION").get<double>()));
     worst = std::max(worst, std::abs(static_cast<double>(got.scores[0]) -
