@@ -61,12 +61,9 @@ ordered_json verdict_json(const Verdict& v, const ModelConfig& config, const Cla
   r["truncated"] = v.truncated;
   if (a.raw_scores) r["logits"] = v.logits;
   if (a.explain) {
-    r["explain"] = {{"text", v.evidence.text},
-                    {"start", v.evidence.char_begin},
-                    {"end", v.evidence.char_end},
-                    {"segment", v.evidence.segment},
-                    {"window", v.evidence.window},
-                    {"segments", v.segments},
+    r["explain"] = {{"text", v.evidence.text},     {"start", v.evidence.char_begin},
+                    {"end", v.evidence.char_end},  {"segment", v.evidence.segment},
+                    {"window", v.evidence.window}, {"segments", v.segments},
                     {"windows", v.windows}};
   }
   return r;
@@ -114,8 +111,8 @@ int run_classify(ClassifyArgs a) {
 
   std::unique_ptr<Classifier> classifier;
   if (!keywords) {
-    classifier = std::make_unique<Classifier>(
-        Classifier::load(model_or_default(a.model), {.threads = a.threads, .dtype = parse_dtype(a.dtype)}, options));
+    classifier = std::make_unique<Classifier>(Classifier::load(
+        model_or_default(a.model), {.threads = a.threads, .dtype = parse_dtype(a.dtype)}, options));
   }
 
   io::ReaderOptions reader_options;
@@ -188,8 +185,7 @@ Command add_classify_command(CLI::App& app) {
   cmd->add_option("--format", a->input_format, "Input format")
       ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv", "txt"}))
       ->capture_default_str();
-  cmd->add_option("-o,--output", a->output, "Output file, or - for stdout")
-      ->capture_default_str();
+  cmd->add_option("-o,--output", a->output, "Output file, or - for stdout")->capture_default_str();
   cmd->add_option("--output-format", a->output_format, "Output format")
       ->check(CLI::IsMember({"jsonl", "csv"}))
       ->capture_default_str();

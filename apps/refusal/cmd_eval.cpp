@@ -85,8 +85,8 @@ std::vector<double> model_scores(const Classifier& classifier, const eval::Datas
 
 int run_eval(const EvalArgs& a) {
   // No --model: the bundled model, unless only a baseline was asked for.
-  const std::string model = a.model.empty() && a.baselines.empty() ? default_model_path().string()
-                                                                   : a.model;
+  const std::string model =
+      a.model.empty() && a.baselines.empty() ? default_model_path().string() : a.model;
   ClassifierOptions options;
   options.match = a.match == "sentence" ? MatchMode::kSentence : MatchMode::kFull;
   options.long_text = a.long_text == "windows" ? LongTextMode::kWindows : LongTextMode::kTruncate;

@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "commands.h"
-#include "server/config.h"
 #include "refusal/default_model.h"
+#include "server/config.h"
 #include "server/server.h"
 
 namespace refusal::app {
@@ -88,8 +88,7 @@ Command add_serve_command(CLI::App& app) {
       "lines, the names with underscores) or as REFUSAL_SERVE_<NAME> (e.g.\n"
       "REFUSAL_SERVE_API_KEYS); flags win over variables, variables over the file.\n"
       "SIGTERM drains in-flight requests, then exits 0. See docs/server.md.");
-  cmd->add_option("--config", a->config_file,
-                  "Settings file (also REFUSAL_SERVE_CONFIG)");
+  cmd->add_option("--config", a->config_file, "Settings file (also REFUSAL_SERVE_CONFIG)");
   const server::ServerConfig defaults;
   for (const auto& s : server::settings()) {
     std::string names = flag_name(s.name);
@@ -97,8 +96,9 @@ Command add_serve_command(CLI::App& app) {
     const std::string name = s.name;
     const std::string def = server::setting_value(defaults, name);
     cmd->add_option_function<std::string>(
-        names, [a, name](const std::string& v) { a->flags[name] = v; },
-        s.help + " [env " + server::env_name(name) + (def.empty() ? "" : "; default " + def) + "]")
+           names, [a, name](const std::string& v) { a->flags[name] = v; },
+           s.help + " [env " + server::env_name(name) + (def.empty() ? "" : "; default " + def) +
+               "]")
         ->type_name("VALUE");
   }
   return [a] { return run_serve(*a); };

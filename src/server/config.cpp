@@ -83,10 +83,10 @@ std::vector<std::string> split_keys(const std::string& v) {
     {#NAME, HELP}, [](ServerConfig& c, const std::string& v) { c.NAME = parse_bool(v); }, \
         [](const ServerConfig& c) { return std::string(c.NAME ? "true" : "false"); }      \
   }
-#define REFUSAL_STRING(NAME, HELP)                                               \
-  Field {                                                                        \
-    {#NAME, HELP}, [](ServerConfig& c, const std::string& v) { c.NAME = v; },    \
-        [](const ServerConfig& c) { return c.NAME; }                             \
+#define REFUSAL_STRING(NAME, HELP)                                            \
+  Field {                                                                     \
+    {#NAME, HELP}, [](ServerConfig& c, const std::string& v) { c.NAME = v; }, \
+        [](const ServerConfig& c) { return c.NAME; }                          \
   }
 
 const std::vector<Field>& fields() {
@@ -99,7 +99,9 @@ const std::vector<Field>& fields() {
               c.port = static_cast<int>(p);
             },
             [](const ServerConfig& c) { return std::to_string(c.port); }},
-      REFUSAL_STRING(model, "Model folder, Hugging Face cache folder, or hub id in the local cache (default: the bundled model)"),
+      REFUSAL_STRING(model,
+                     "Model folder, Hugging Face cache folder, or hub id in the local cache "
+                     "(default: the bundled model)"),
       Field{{"threads", "Engine threads (0: the CPUs this process may use)"},
             [](ServerConfig& c, const std::string& v) {
               c.threads = static_cast<int>(parse_size(v));
@@ -116,7 +118,8 @@ const std::vector<Field>& fields() {
              "environment variable or the config file to a flag: flags show in `ps`"},
             [](ServerConfig& c, const std::string& v) { c.api_keys = split_keys(v); },
             [](const ServerConfig& c) {
-              return c.api_keys.empty() ? std::string() : std::to_string(c.api_keys.size()) + " key(s)";
+              return c.api_keys.empty() ? std::string()
+                                        : std::to_string(c.api_keys.size()) + " key(s)";
             }},
       Field{{"threshold", "LLM Guard NoRefusal threshold: invalid when score > threshold"},
             [](ServerConfig& c, const std::string& v) {
@@ -160,7 +163,8 @@ const std::vector<Field>& fields() {
               return s;
             }},
       REFUSAL_SIZE(max_client_batch_size, "TEI /predict: most inputs per request (413 beyond)"),
-      REFUSAL_BOOL(auto_truncate, "TEI /predict: truncate long inputs when the request does not say"),
+      REFUSAL_BOOL(auto_truncate,
+                   "TEI /predict: truncate long inputs when the request does not say"),
       REFUSAL_SIZE(max_body_bytes, "Largest request body in bytes (413 beyond)"),
       REFUSAL_SIZE(max_text_chars, "Longest text in code points (422/413 beyond)"),
       REFUSAL_SIZE(max_batch_texts, "Most texts per /v1/classify request"),
@@ -289,7 +293,7 @@ std::map<std::string, std::string> read_llm_guard_config(const std::string& path
   if (!in) throw Error("LLM Guard config " + path + ": cannot be read");
   std::map<std::string, std::string> out;
   std::string line;
-  std::string section;            // top-level key we are in
+  std::string section;  // top-level key we are in
   bool in_no_refusal = false;
   std::size_t no_refusal_indent = 0;
   bool bearer = false;
@@ -340,7 +344,8 @@ std::map<std::string, std::string> read_llm_guard_config(const std::string& path
         for (char c : body) {
           if (c == ',') {
             const auto c2 = cur.find(':');
-            if (c2 != std::string::npos) take_param(trim(cur.substr(0, c2)), unquote(cur.substr(c2 + 1)));
+            if (c2 != std::string::npos)
+              take_param(trim(cur.substr(0, c2)), unquote(cur.substr(c2 + 1)));
             cur.clear();
           } else {
             cur += c;
@@ -381,11 +386,13 @@ ServerConfig load_config(const std::string& file,
   if (!file.empty()) from_file = read_config_file(file);
   // Where is llm_guard_config given? The last source that sets it wins.
   std::string llm_guard_file;
-  if (auto it = from_file.find("llm_guard_config"); it != from_file.end()) llm_guard_file = it->second;
+  if (auto it = from_file.find("llm_guard_config"); it != from_file.end())
+    llm_guard_file = it->second;
   if (const char* v = std::getenv(env_name("llm_guard_config").c_str()); v != nullptr) {
     llm_guard_file = v;
   }
-  if (auto it = overrides.find("llm_guard_config"); it != overrides.end()) llm_guard_file = it->second;
+  if (auto it = overrides.find("llm_guard_config"); it != overrides.end())
+    llm_guard_file = it->second;
   for (const auto& [k, v] : from_file) apply_setting(config, k, v);
   if (!llm_guard_file.empty()) {
     for (const auto& [k, v] : read_llm_guard_config(llm_guard_file)) apply_setting(config, k, v);

@@ -71,13 +71,14 @@ TEST(EvalCli, BadLabelsAreReportedAndUsageErrorsExit2) {
   EXPECT_EQ(report["data"]["skipped"]["invalid_label"], 1);
   EXPECT_EQ(report["systems"][0]["overall"]["at_threshold"]["accuracy"], 1.0);
 
-  EXPECT_EQ(run("eval --baseline keywords"), 2);      // no --data
+  EXPECT_EQ(run("eval --baseline keywords"), 2);  // no --data
   // No --model and no baseline: the bundled default model (data/models/default).
   const auto model_out = dir / "m.json";
   ASSERT_EQ(run("eval --data " + data.string() + " --json " + model_out.string()), 0);
   const json model_report = testing::read_json(model_out);
   EXPECT_EQ(model_report["systems"].size(), 1u);
-  EXPECT_NE(model_report["run"]["model"].get<std::string>().find("models/default"), std::string::npos);
+  EXPECT_NE(model_report["run"]["model"].get<std::string>().find("models/default"),
+            std::string::npos);
   EXPECT_EQ(run("eval --baseline nonsense --data " + data.string()), 2);
   EXPECT_EQ(run("eval --baseline keywords --data " + (dir / "missing.jsonl").string()), 1);
 }

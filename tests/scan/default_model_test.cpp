@@ -1,6 +1,8 @@
 // The bundled default model (data/models/default): found without --model, and its scores equal
 // transformers' pipeline on every eval text (tests/data/classify/default-model-eval.jsonl.gz, made
 // by scripts/make_default_model_vectors.py).
+#include "refusal/default_model.h"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "refusal/classifier.h"
-#include "refusal/default_model.h"
 #include "refusal/engine.h"
 
 namespace refusal {
@@ -88,7 +89,8 @@ TEST(DefaultModel, MatchesTheTransformersPipelineOnTheEvalSet) {
   EXPECT_EQ(label_mismatches, 0u);
   EXPECT_LE(worst, 1e-4);
   std::printf("bundled model: max |score - pipeline score| over %zu texts: %.3g; accuracy %.4f\n",
-              verdicts.size(), worst, static_cast<double>(correct) / static_cast<double>(verdicts.size()));
+              verdicts.size(), worst,
+              static_cast<double>(correct) / static_cast<double>(verdicts.size()));
 }
 
 }  // namespace

@@ -90,16 +90,17 @@ TEST_P(GradientTest, EveryTensorMatchesAutograd) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, GradientTest,
-    ::testing::Values(GradCase{"tiny-roberta-f32", "grad_vectors", "plain"},
-                      GradCase{"tiny-roberta-f32", "grad_vectors", "weighted"},
-                      GradCase{"tiny-bert-f32", "bert_grad_vectors", "plain"},
-                      GradCase{"tiny-bert-f32", "bert_grad_vectors", "weighted"}),
-    [](const ::testing::TestParamInfo<GradCase>& test) {
-      return (test.param.model == "tiny-bert-f32" ? std::string("bert_") : std::string("roberta_")) +
-             test.param.kase;
-    });
+INSTANTIATE_TEST_SUITE_P(Cases, GradientTest,
+                         ::testing::Values(GradCase{"tiny-roberta-f32", "grad_vectors", "plain"},
+                                           GradCase{"tiny-roberta-f32", "grad_vectors", "weighted"},
+                                           GradCase{"tiny-bert-f32", "bert_grad_vectors", "plain"},
+                                           GradCase{"tiny-bert-f32", "bert_grad_vectors",
+                                                    "weighted"}),
+                         [](const ::testing::TestParamInfo<GradCase>& test) {
+                           return (test.param.model == "tiny-bert-f32" ? std::string("bert_")
+                                                                       : std::string("roberta_")) +
+                                  test.param.kase;
+                         });
 
 // Dropout is deterministic in (seed, key) and scales kept units by 1/(1-p).
 TEST(Dropout, DeterministicAndDifferentPerKey) {

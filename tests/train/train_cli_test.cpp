@@ -7,12 +7,11 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
-
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "refusal/engine.h"
 
@@ -44,10 +43,12 @@ class TrainCli : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     std::ofstream out(dir_ / "rows.jsonl");
-    const char* refusals[] = {"I'm sorry, but I can't help with that.", "I cannot assist with this request.",
-                              "As an AI, I won't do that.", "Sorry, I am unable to provide that."};
-    const char* answers[] = {"Sure! Here is a recipe for pancakes.", "The capital of France is Paris.",
-                             "Step 1: open the file. Step 2: read it.", "Photosynthesis turns light into sugar."};
+    const char* refusals[] = {"I'm sorry, but I can't help with that.",
+                              "I cannot assist with this request.", "As an AI, I won't do that.",
+                              "Sorry, I am unable to provide that."};
+    const char* answers[] = {
+        "Sure! Here is a recipe for pancakes.", "The capital of France is Paris.",
+        "Step 1: open the file. Step 2: read it.", "Photosynthesis turns light into sugar."};
     for (int i = 0; i < 96; ++i) {
       const bool refusal = i % 2 == 0;
       std::string text = refusal ? refusals[i / 2 % 4] : answers[i / 2 % 4];
@@ -86,7 +87,8 @@ TEST_F(TrainCli, TrainsSavesAndResumesExactly) {
       EXPECT_TRUE(j["eval"].contains("f1"));
     } else {
       ++steps;
-      for (const char* k : {"loss", "lr", "grad_norm", "tokens_per_s"}) EXPECT_TRUE(j.contains(k)) << k;
+      for (const char* k : {"loss", "lr", "grad_norm", "tokens_per_s"})
+        EXPECT_TRUE(j.contains(k)) << k;
     }
   }
   EXPECT_GT(steps, 4);
@@ -99,7 +101,8 @@ TEST_F(TrainCli, TrainsSavesAndResumesExactly) {
   EXPECT_FALSE(fs::exists(dir_ / "b" / "model.safetensors"));
   EXPECT_TRUE(fs::exists(dir_ / "b" / "checkpoint-3" / "optimizer.safetensors"));
   ASSERT_EQ(run(common() + " -o " + (dir_ / "b").string() + " --resume"), 0);
-  EXPECT_EQ(read_file(dir_ / "a" / "model.safetensors"), read_file(dir_ / "b" / "model.safetensors"));
+  EXPECT_EQ(read_file(dir_ / "a" / "model.safetensors"),
+            read_file(dir_ / "b" / "model.safetensors"));
 
   // F16 output.
   ASSERT_EQ(run(common(1) + " -o " + (dir_ / "c").string() + " --save-dtype f16"), 0);
@@ -149,7 +152,8 @@ TEST_F(TrainCli, KilledRunResumesToTheSameWeights) {
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the run ended before the kill";
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the run ended before the kill";
   ASSERT_FALSE(fs::exists(out / "model.safetensors")) << "the run finished before the kill";
 
   ASSERT_EQ(run(options + " -o " + out.string() + " --resume"), 0);
@@ -159,18 +163,21 @@ TEST_F(TrainCli, KilledRunResumesToTheSameWeights) {
 // A fresh model from a config (transformers' init), with a separate eval file.
 TEST_F(TrainCli, TrainsFromConfig) {
   const std::string m = "tests/data/models/random-roberta-tok";
-  ASSERT_EQ(run("train --data " + (dir_ / "rows.jsonl").string() + " --eval " +
-                (dir_ / "rows.jsonl").string() + " --config " + m + "/config.json --tokenizer " + m +
-                " --epochs 1 --batch-size 16 --lr 1e-3 --max-length 32 --threads 2 --no-progress"
-                " --class-weights auto -o " + (dir_ / "fresh").string()),
-            0);
+  ASSERT_EQ(
+      run("train --data " + (dir_ / "rows.jsonl").string() + " --eval " +
+          (dir_ / "rows.jsonl").string() + " --config " + m + "/config.json --tokenizer " + m +
+          " --epochs 1 --batch-size 16 --lr 1e-3 --max-length 32 --threads 2 --no-progress"
+          " --class-weights auto -o " +
+          (dir_ / "fresh").string()),
+      0);
   const auto engine = refusal::Engine::load((dir_ / "fresh").string(), {.threads = 1});
   EXPECT_EQ(engine.weight_dtypes(), std::vector<std::string>{"F32"});
   EXPECT_TRUE(fs::exists(dir_ / "fresh" / "tokenizer.json"));
 }
 
 TEST_F(TrainCli, RejectsBadOptions) {
-  EXPECT_NE(run("train --data " + (dir_ / "rows.jsonl").string() + " -o " + (dir_ / "x").string()), 0);
+  EXPECT_NE(run("train --data " + (dir_ / "rows.jsonl").string() + " -o " + (dir_ / "x").string()),
+            0);
   EXPECT_NE(run(common() + " -o " + (dir_ / "y").string() + " --resume"), 0);
   EXPECT_NE(run(common() + " -o " + (dir_ / "z").string() + " --class-weights 1,2,3"), 0);
 }
