@@ -7,11 +7,11 @@
 
 #include <cerrno>
 #include <cmath>
-#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/data_files.h"
 #include "refusal/default_model.h"
@@ -120,13 +120,34 @@ class DeadlineStream : public httplib::Stream {
     if (r != 0) return;
     char host[NI_MAXHOST];
     char serv[NI_MAXSERV];
-    if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv,
-                      sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+    if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
+                      NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
       ip = host;
       port = std::atoi(serv);
     }
   }
 };
+
+// Queues the uncached rows and waits for them; false (with out.status set) when the request's
+// time is up or the queue is full.
+bool queue_and_wait(Batcher& batcher, const std::shared_ptr<Job>& job,
+                    const std::vector<std::size_t>& todo, Clock::time_point deadline,
+                    Outcome& out) {
+  if (Clock::now() >= deadline) {  // its time is up already (e.g. it waited to be read)
+    out.status = Outcome::Status::kTimeout;
+    return false;
+  }
+  if (!batcher.submit(job, todo)) {
+    out.status = Outcome::Status::kQueueFull;
+    out.retry_after = batcher.retry_after_seconds();
+    return false;
+  }
+  if (!job->wait_until(deadline)) {
+    out.status = Outcome::Status::kTimeout;
+    return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -148,9 +169,9 @@ class GuardedHttpServer : public httplib::Server {
     for (std::size_t count = 0; count < std::max<std::size_t>(c_.keep_alive_max, 1); ++count) {
       // Wait for the next request: the first one as long as read_timeout, later ones (keep-
       // alive) up to keep_alive_timeout, giving up early once the server stops.
-      const auto limit = Clock::now() + std::chrono::milliseconds(static_cast<long long>(
-                                            (count == 0 ? c_.read_timeout : c_.keep_alive_timeout) *
-                                            1000));
+      const auto limit =
+          Clock::now() + std::chrono::milliseconds(static_cast<long long>(
+                             (count == 0 ? c_.read_timeout : c_.keep_alive_timeout) * 1000));
       bool readable = strm.has_buffered();
       while (!readable && Clock::now() < limit) {
         if (count > 0 && svr_sock_ == INVALID_SOCKET) break;
@@ -231,8 +252,8 @@ std::shared_ptr<const Classifier> Server::Impl::classifier_for(const ClassifierO
 }
 
 std::chrono::steady_clock::time_point Server::Impl::deadline() const {
-  return t_request_start + std::chrono::milliseconds(
-                               static_cast<long long>(config.request_timeout * 1000));
+  return t_request_start +
+         std::chrono::milliseconds(static_cast<long long>(config.request_timeout * 1000));
 }
 
 const PunktParameters& Server::Impl::punkt_params() {
@@ -269,19 +290,7 @@ Outcome Server::Impl::classify(const std::shared_ptr<const Classifier>& classifi
   }
   job->texts = std::move(texts);
   if (todo.empty()) return out;
-  if (Clock::now() >= deadline) {  // its time is up already (e.g. it waited to be read)
-    out.status = Outcome::Status::kTimeout;
-    return out;
-  }
-  if (!batcher->submit(job, todo)) {
-    out.status = Outcome::Status::kQueueFull;
-    out.retry_after = batcher->retry_after_seconds();
-    return out;
-  }
-  if (!job->wait_until(deadline)) {
-    out.status = Outcome::Status::kTimeout;
-    return out;
-  }
+  if (!queue_and_wait(*batcher, job, todo, deadline, out)) return out;
   for (std::size_t i : todo) {
     if (job->errors[i].empty()) {
       verdict_cache.put(keys[i], job->verdicts[i]);
@@ -315,19 +324,7 @@ Outcome Server::Impl::run_ids(std::vector<std::vector<std::int32_t>> ids,
   }
   job->ids = std::move(ids);
   if (todo.empty()) return out;
-  if (Clock::now() >= deadline) {  // its time is up already (e.g. it waited to be read)
-    out.status = Outcome::Status::kTimeout;
-    return out;
-  }
-  if (!batcher->submit(job, todo)) {
-    out.status = Outcome::Status::kQueueFull;
-    out.retry_after = batcher->retry_after_seconds();
-    return out;
-  }
-  if (!job->wait_until(deadline)) {
-    out.status = Outcome::Status::kTimeout;
-    return out;
-  }
+  if (!queue_and_wait(*batcher, job, todo, deadline, out)) return out;
   for (std::size_t i : todo) {
     if (job->errors[i].empty()) {
       output_cache.put(cache_keys[i], job->outputs[i]);
@@ -410,20 +407,34 @@ std::string iso_now() {
 
 const char* status_phrase(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Request Entity Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -432,7 +443,8 @@ const char* status_phrase(int status) {
 Server::Server(ServerConfig config) {
   ModelFiles files;
   auto engine = load_engine(config, files);
-  impl_ = std::make_unique<Impl>(std::move(config), engine, Tokenizer::from_model_folder(files.folder));
+  impl_ =
+      std::make_unique<Impl>(std::move(config), engine, Tokenizer::from_model_folder(files.folder));
 }
 
 Server::Server(ServerConfig config, std::shared_ptr<const Engine> engine, Tokenizer tokenizer)
@@ -456,8 +468,9 @@ int Server::bind() {
   const std::size_t threads = std::max<std::size_t>(c.http_threads, 2);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_payload_max_length(c.max_body_bytes);
-  http.set_read_timeout(static_cast<time_t>(c.read_timeout),
-                        static_cast<time_t>((c.read_timeout - static_cast<time_t>(c.read_timeout)) * 1e6));
+  http.set_read_timeout(
+      static_cast<time_t>(c.read_timeout),
+      static_cast<time_t>((c.read_timeout - static_cast<time_t>(c.read_timeout)) * 1e6));
   http.set_write_timeout(static_cast<time_t>(c.write_timeout), 0);
   http.set_keep_alive_timeout(static_cast<time_t>(std::max(1.0, c.keep_alive_timeout)));
   http.set_keep_alive_max_count(c.keep_alive_max);
@@ -511,8 +524,7 @@ int Server::bind() {
       });
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     auto& mm = *impl_;
-    const double seconds =
-        std::chrono::duration<double>(Clock::now() - t_request_start).count();
+    const double seconds = std::chrono::duration<double>(Clock::now() - t_request_start).count();
     std::string route = req.path;
     if (route_family(route) == "other" && route != "/" && route != "/ui" && route != "/metrics" &&
         route != "/openapi.json") {
