@@ -2,8 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <exception>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -31,8 +31,10 @@ void report_peak_rss() {
 
 int main(int argc, char** argv) {
   std::atexit(report_peak_rss);
-  CLI::App app{"refusal: tells whether an LLM's answer is a refusal, with ProtectAI's "
-               "distilroberta-base-rejection-v1 or any RobertaForSequenceClassification model."};
+  CLI::App app{
+      "refusal: tells whether an LLM's answer is a refusal, with ProtectAI's "
+      "distilroberta-base-rejection-v1, any Roberta/BertForSequenceClassification model, or "
+      "the bundled default model."};
   app.set_version_flag("--version", std::string("refusal ") + refusal::version());
   app.require_subcommand(1);
   app.fallthrough();
