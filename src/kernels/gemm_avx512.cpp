@@ -41,12 +41,17 @@ struct Fp32 {
   using B = __m512;
   static Acc zero() { return _mm512_setzero_ps(); }
   static W load_w(const unsigned char* p) { return _mm512_load_ps(p); }
-  static B bcast(const unsigned char* p) { return _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(load_u32(p)))); }
+  static B bcast(const unsigned char* p) {
+    return _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(load_u32(p))));
+  }
   static Acc madd(Acc acc, B b, W w) { return _mm512_fmadd_ps(b, w, acc); }
   static void store(Acc acc, const GemmArgs& g, size_t r, size_t col, __mmask16 m) {
     const __m512 v = _mm512_add_ps(acc, _mm512_load_ps(g.bias + col));
     _mm512_mask_storeu_ps(g.y + r * g.ldy + col, m, v);
   }
+  // A k block's partial sums, parked in y between blocks.
+  static Acc load_partial(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store_partial(float* p, Acc acc, __mmask16 m) { _mm512_mask_storeu_ps(p, m, acc); }
 };
 
 struct Bf16 {
@@ -55,11 +60,15 @@ struct Bf16 {
   using B = __m512bh;
   static Acc zero() { return _mm512_setzero_ps(); }
   static W load_w(const unsigned char* p) { return (__m512bh)_mm512_load_si512(p); }
-  static B bcast(const unsigned char* p) { return (__m512bh)_mm512_set1_epi32(static_cast<int>(load_u32(p))); }
+  static B bcast(const unsigned char* p) {
+    return (__m512bh)_mm512_set1_epi32(static_cast<int>(load_u32(p)));
+  }
   static Acc madd(Acc acc, B b, W w) { return _mm512_dpbf16_ps(acc, b, w); }
   static void store(Acc acc, const GemmArgs& g, size_t r, size_t col, __mmask16 m) {
     Fp32::store(acc, g, r, col, m);
   }
+  static Acc load_partial(const float* p, __mmask16 m) { return Fp32::load_partial(p, m); }
+  static void store_partial(float* p, Acc acc, __mmask16 m) { Fp32::store_partial(p, acc, m); }
 };
 
 struct Int8 {
@@ -68,7 +77,9 @@ struct Int8 {
   using B = __m512i;
   static Acc zero() { return _mm512_setzero_si512(); }
   static W load_w(const unsigned char* p) { return _mm512_load_si512(p); }
-  static B bcast(const unsigned char* p) { return _mm512_set1_epi32(static_cast<int>(load_u32(p))); }
+  static B bcast(const unsigned char* p) {
+    return _mm512_set1_epi32(static_cast<int>(load_u32(p)));
+  }
   // u8 input × s8 weight, four products summed into each int32 lane.
   static Acc madd(Acc acc, B b, W w) { return _mm512_dpbusd_epi32(acc, b, w); }
   static void store(Acc acc, const GemmArgs& g, size_t r, size_t col, __mmask16 m) {
@@ -79,27 +90,50 @@ struct Int8 {
     std::memcpy(&zero, a - 12, sizeof zero);
     // acc - zero·colsum removes the zero point; then one FMA, as the reference does.
     const __m512i colsum = _mm512_load_si512(g.colsum + col);
-    const __m512i exact = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zero), colsum));
+    const __m512i exact =
+        _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(zero), colsum));
     const __m512 s = _mm512_mul_ps(_mm512_set1_ps(scale), _mm512_load_ps(g.wscale + col));
     const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), s, _mm512_load_ps(g.bias + col));
     _mm512_mask_storeu_ps(g.y + r * g.ldy + col, m, v);
   }
+  // int32 partial sums keep their bits in y's float slots.
+  static Acc load_partial(const float* p, __mmask16 m) { return _mm512_maskz_loadu_epi32(m, p); }
+  static void store_partial(float* p, Acc acc, __mmask16 m) { _mm512_mask_storeu_epi32(p, m, acc); }
 };
 
-// Rows [r, r + MR) × panels [p, p + NP).
-template <class Op, int MR, int NP>
-inline __attribute__((always_inline)) void tile(const GemmArgs& g, size_t r, size_t p) {
+// Cache blocking. A row block's inputs for one k block (kRowBlock rows × kKBlock groups × 4
+// bytes, 288 KiB) and one panel pair's weights for that k block (kKBlock × 256 bytes, 192 KiB)
+// stay in L2 while every row tile of the block passes over them, so each weight byte comes
+// from memory once per row block rather than once per row tile. A multiple of kMr.
+constexpr size_t kRowBlock = 96;
+constexpr size_t kKBlock = 768;  // groups: k=768 in one block; fp32 k=3072 in four
+
+// Rows [r, r + MR) × panels [p, p + NP), k groups [s0, s1). Between k blocks the raw sums are
+// parked in y and picked up again, so the sums are the same as without blocking.
+// kBlocked: false when [s0, s1) is all of k (the loop then keeps every sum in registers; GCC
+// spills them if it must also allow for the parked path).
+template <class Op, int MR, int NP, bool kBlocked>
+inline __attribute__((always_inline)) void tile(const GemmArgs& g, size_t r, size_t p, size_t s0,
+                                                size_t s1) {
   constexpr int kNv = 2 * NP;
   const size_t panel_bytes = g.groups * 128;
   const unsigned char* w = g.w + p * panel_bytes;
   const unsigned char* a = g.a + r * g.a_stride;
+  const bool first = !kBlocked || s0 == 0;
+  const bool last = !kBlocked || s1 == g.groups;
+  __mmask16 mask[kNv];
+#pragma GCC unroll 4
+  for (int j = 0; j < kNv; ++j) mask[j] = column_mask(p * 32 + static_cast<size_t>(j) * 16, g.c1);
   typename Op::Acc acc[MR][kNv];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
-    for (int j = 0; j < kNv; ++j) acc[i][j] = Op::zero();
+    for (int j = 0; j < kNv; ++j) {
+      acc[i][j] =
+          first ? Op::zero() : Op::load_partial(g.y + (r + i) * g.ldy + p * 32 + j * 16, mask[j]);
+    }
   }
-  for (size_t s = 0; s < g.groups; ++s) {
+  for (size_t s = s0; s < s1; ++s) {
     typename Op::W wv[kNv];
 #pragma GCC unroll 2
     for (int q = 0; q < NP; ++q) {
@@ -122,46 +156,77 @@ inline __attribute__((always_inline)) void tile(const GemmArgs& g, size_t r, siz
 #pragma GCC unroll 4
   for (int j = 0; j < kNv; ++j) {
     const size_t col = p * 32 + static_cast<size_t>(j) * 16;
-    const __mmask16 m = column_mask(col, g.c1);
-    if (m == 0) continue;
+    if (mask[j] == 0) continue;
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) Op::store(acc[i][j], g, r + i, col, m);
+    for (int i = 0; i < MR; ++i) {
+      if (last) {
+        Op::store(acc[i][j], g, r + i, col, mask[j]);
+      } else {
+        Op::store_partial(g.y + (r + i) * g.ldy + col, acc[i][j], mask[j]);
+      }
+    }
   }
 }
 
-template <class Op, int NP>
-void row_tail(const GemmArgs& g, size_t r, size_t p, size_t rows) {
+template <class Op, int NP, bool kBlocked>
+void row_tail(const GemmArgs& g, size_t r, size_t p, size_t rows, size_t s0, size_t s1) {
   switch (rows) {
-    case 1: tile<Op, 1, NP>(g, r, p); break;
-    case 2: tile<Op, 2, NP>(g, r, p); break;
-    case 3: tile<Op, 3, NP>(g, r, p); break;
-    case 4: tile<Op, 4, NP>(g, r, p); break;
-    case 5: tile<Op, 5, NP>(g, r, p); break;
-    default: break;
+    case 1:
+      tile<Op, 1, NP, kBlocked>(g, r, p, s0, s1);
+      break;
+    case 2:
+      tile<Op, 2, NP, kBlocked>(g, r, p, s0, s1);
+      break;
+    case 3:
+      tile<Op, 3, NP, kBlocked>(g, r, p, s0, s1);
+      break;
+    case 4:
+      tile<Op, 4, NP, kBlocked>(g, r, p, s0, s1);
+      break;
+    case 5:
+      tile<Op, 5, NP, kBlocked>(g, r, p, s0, s1);
+      break;
+    default:
+      break;
   }
 }
 
-// Outer loop over panel pairs (their weights stay in L2 while every row block passes).
+// Row blocks, then panel pairs, then k blocks, then the row tiles of the block.
+template <class Op, bool kBlocked>
+void run_blocked(const GemmArgs& g) {
+  for (size_t rb = g.r0; rb < g.r1; rb += kRowBlock) {
+    const size_t re = rb + kRowBlock < g.r1 ? rb + kRowBlock : g.r1;
+    for (size_t c = g.c0; c < g.c1; c += 64) {
+      const size_t p = c / 32;
+      const bool two = c + 32 < g.c1;
+      for (size_t s0 = 0; s0 < g.groups; s0 += kKBlock) {
+        const size_t s1 = s0 + kKBlock < g.groups ? s0 + kKBlock : g.groups;
+        size_t r = rb;
+        for (; r + kMr <= re; r += kMr) {
+          if (two) {
+            tile<Op, kMr, 2, kBlocked>(g, r, p, s0, s1);
+          } else {
+            tile<Op, kMr, 1, kBlocked>(g, r, p, s0, s1);
+          }
+        }
+        if (r < re) {
+          if (two) {
+            row_tail<Op, 2, kBlocked>(g, r, p, re - r, s0, s1);
+          } else {
+            row_tail<Op, 1, kBlocked>(g, r, p, re - r, s0, s1);
+          }
+        }
+      }
+    }
+  }
+}
+
 template <class Op>
 void run(const GemmArgs& g) {
-  for (size_t c = g.c0; c < g.c1; c += 64) {
-    const size_t p = c / 32;
-    const bool two = c + 32 < g.c1;
-    size_t r = g.r0;
-    for (; r + kMr <= g.r1; r += kMr) {
-      if (two) {
-        tile<Op, kMr, 2>(g, r, p);
-      } else {
-        tile<Op, kMr, 1>(g, r, p);
-      }
-    }
-    if (r < g.r1) {
-      if (two) {
-        row_tail<Op, 2>(g, r, p, g.r1 - r);
-      } else {
-        row_tail<Op, 1>(g, r, p, g.r1 - r);
-      }
-    }
+  if (g.groups > kKBlock) {
+    run_blocked<Op, true>(g);
+  } else {
+    run_blocked<Op, false>(g);
   }
 }
 
@@ -191,8 +256,8 @@ void prepare_bf16(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
       const __m512i u = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, xr + kk));
       const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs_mask), inf);
       const __m512i hi = _mm512_srli_epi32(u, 16);
-      const __m512i rounded =
-          _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, half), _mm512_and_si512(hi, one)), 16);
+      const __m512i rounded = _mm512_srli_epi32(
+          _mm512_add_epi32(_mm512_add_epi32(u, half), _mm512_and_si512(hi, one)), 16);
       const __m512i v = _mm512_mask_blend_epi32(nan, rounded, _mm512_or_si512(hi, quiet));
       _mm512_mask_cvtepi32_storeu_epi16(row + 2 * kk, m, v);
     }

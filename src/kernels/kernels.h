@@ -34,4 +34,13 @@ void tanh_inplace(float* x, std::size_t n);
 // Numerically stable softmax of each row of `width`, in place.
 void softmax_rows(float* x, std::size_t rows, std::size_t width);
 
+// One attention head of one sequence, no mask: out_i = softmax(scale · q_i · Kᵀ) · V for the
+// first `queries` rows. q, k and v are [len, head_dim] with row stride ld (they may interleave,
+// as in a fused QKV output); out has row stride ldo. scratch holds
+// attention_scratch_floats(queries, len, head_dim) floats.
+std::size_t attention_scratch_floats(std::size_t queries, std::size_t len, std::size_t head_dim);
+void attention_head(std::size_t queries, std::size_t len, std::size_t head_dim, float scale,
+                    const float* q, const float* k, const float* v, std::size_t ld, float* out,
+                    std::size_t ldo, float* scratch);
+
 }  // namespace refusal::kernels

@@ -10,6 +10,8 @@ namespace refusal::kernels {
 
 void add_layer_norm(float* x, const float* residual, std::size_t rows, std::size_t width,
                     const float* gamma, const float* beta, float eps) {
+  if (active_isa() == Isa::kAvx512)
+    return avx512::add_layer_norm(x, residual, rows, width, gamma, beta, eps);
   for (std::size_t r = 0; r < rows; ++r) {
     float* row = x + r * width;
     if (residual != nullptr) {
@@ -59,7 +61,7 @@ void tanh_inplace(float* x, std::size_t n) {
 }
 
 void softmax_rows(float* x, std::size_t rows, std::size_t width) {
-  if (active_isa() == Isa::kAvx512) return avx512::softmax_rows(x, rows, width);
+  if (active_isa() == Isa::kAvx512) return avx512::softmax_rows(x, rows, width, width);
   for (std::size_t r = 0; r < rows; ++r) {
     float* row = x + r * width;
     const float top = *std::max_element(row, row + width);
@@ -71,6 +73,28 @@ void softmax_rows(float* x, std::size_t rows, std::size_t width) {
     const float inv = 1.0f / sum;
     for (std::size_t j = 0; j < width; ++j) row[j] *= inv;
   }
+}
+
+namespace {
+bool fast_attention(std::size_t head_dim) {
+  return active_isa() == Isa::kAvx512 && (head_dim == 32 || head_dim == 64);
+}
+}  // namespace
+
+std::size_t attention_scratch_floats(std::size_t queries, std::size_t len, std::size_t head_dim) {
+  if (fast_attention(head_dim)) return avx512::attention_scratch_floats(len, head_dim);
+  return queries * len;
+}
+
+void attention_head(std::size_t queries, std::size_t len, std::size_t head_dim, float scale,
+                    const float* q, const float* k, const float* v, std::size_t ld, float* out,
+                    std::size_t ldo, float* scratch) {
+  if (fast_attention(head_dim)) {
+    return avx512::attention_head(queries, len, head_dim, scale, q, k, v, ld, out, ldo, scratch);
+  }
+  gemm_nt(queries, len, head_dim, scale, q, ld, k, ld, scratch, len);
+  softmax_rows(scratch, queries, len);
+  gemm_nn(queries, head_dim, len, scratch, len, v, ld, out, ldo);
 }
 
 }  // namespace refusal::kernels

@@ -15,9 +15,8 @@ using std::size_t;
 // the pool.
 template <typename Fn>
 void parallel_ranges(base::ThreadPool& pool, size_t n, size_t min_chunk, Fn&& fn) {
-  const size_t parts =
-      std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(pool.threads()) * 2,
-                                           n / std::max<size_t>(1, min_chunk)));
+  const size_t parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(pool.threads()) * 2,
+                                                            n / std::max<size_t>(1, min_chunk)));
   const size_t chunk = (n + parts - 1) / parts;
   pool.parallel_for(parts, [&](size_t p) {
     const size_t begin = p * chunk;
@@ -107,22 +106,36 @@ void EncoderRuntime::linear(base::ThreadPool& pool, const kernels::PackedLinear&
                             std::vector<std::byte>& scratch) const {
   const size_t threads = static_cast<size_t>(pool.threads());
   std::byte* s = grow_aligned(scratch, w.scratch_bytes(rows));
-  if (rows >= 16 * threads) {
-    // Many rows: each task prepares and multiplies its own rows.
-    parallel_ranges(pool, rows, 8, [&](size_t r0, size_t r1) {
-      w.prepare_rows(x, ldx, r0, r1, s);
-      w.compute(x, ldx, s, r0, r1, 0, w.n(), y, ldy);
-    });
-  } else {
-    // Few rows (one short text): split the output columns so every thread streams its share
-    // of the weights.
-    w.prepare_rows(x, ldx, 0, rows, s);
-    const size_t block = w.column_block();
-    const size_t blocks = (w.n() + block - 1) / block;
-    parallel_ranges(pool, blocks, 1, [&](size_t b0, size_t b1) {
-      w.compute(x, ldx, s, 0, rows, b0 * block, std::min(w.n(), b1 * block), y, ldy);
-    });
+  // bf16 / int8: convert the rows first (a no-op for fp32).
+  if (w.precision() != kernels::Precision::kFp32) {
+    if (rows >= 64 * threads) {
+      parallel_ranges(pool, rows, 2,
+                      [&](size_t r0, size_t r1) { w.prepare_rows(x, ldx, r0, r1, s); });
+    } else {
+      w.prepare_rows(x, ldx, 0, rows, s);
+    }
   }
+  // Split the output columns, so that each weight byte is read from memory by one thread (the
+  // kernel blocks rows and k for the caches); split the rows too only when there are too few
+  // column blocks to keep every thread busy.
+  const size_t block = 2 * w.column_block();
+  const size_t col_tasks = (w.n() + block - 1) / block;
+  const size_t wanted = 2 * threads;
+  const size_t row_tasks =
+      std::min<size_t>(col_tasks >= wanted ? 1 : (wanted + col_tasks - 1) / col_tasks,
+                       std::max<size_t>(1, rows / 24));
+  const size_t col_parts = std::min(col_tasks, wanted);
+  const size_t cols_per_part = (col_tasks + col_parts - 1) / col_parts;
+  const size_t rows_per_part = (rows + row_tasks - 1) / row_tasks;
+  pool.parallel_for(col_parts * row_tasks, [&](size_t task) {
+    const size_t cp = task % col_parts;
+    const size_t rp = task / col_parts;
+    const size_t c0 = cp * cols_per_part * block;
+    const size_t c1 = std::min(w.n(), (cp + 1) * cols_per_part * block);
+    const size_t r0 = rp * rows_per_part;
+    const size_t r1 = std::min(rows, r0 + rows_per_part);
+    if (c0 < c1 && r0 < r1) w.compute(x, ldx, s, r0, r1, c0, c1, y, ldy);
+  });
 }
 
 std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int32_t>> batch,
@@ -181,22 +194,20 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
       const size_t len = batch[s].size();
       const size_t queries = last ? 1 : len;
       const size_t row0 = start[s];
-      thread_local std::vector<float> scores;
-      float* sc = grow(scores, queries * len);
+      thread_local std::vector<float> scratch;
+      float* sc = grow(scratch, kernels::attention_scratch_floats(queries, len, head_dim));
       const float* qh = qkv + row0 * qkv_width + h * head_dim;
-      const float* kh = qh + hidden;
-      const float* vh = qh + 2 * hidden;
       float* out = (last ? context + s * hidden : context + row0 * hidden) + h * head_dim;
-      kernels::gemm_nt(queries, len, head_dim, scale, qh, qkv_width, kh, qkv_width, sc, len);
-      kernels::softmax_rows(sc, queries, len);
-      kernels::gemm_nn(queries, head_dim, len, sc, len, vh, qkv_width, out, hidden);
+      kernels::attention_head(queries, len, head_dim, scale, qh, qh + hidden, qh + 2 * hidden,
+                              qkv_width, out, hidden, sc);
     });
 
     size_t rows = tokens;
     if (last) {
       // Keep the first token of each sequence: rows [0, seqs) from here on.
       for (size_t s = 0; s < seqs; ++s) {
-        if (s != start[s]) std::memcpy(x + s * hidden, x + start[s] * hidden, hidden * sizeof(float));
+        if (s != start[s])
+          std::memcpy(x + s * hidden, x + start[s] * hidden, hidden * sizeof(float));
       }
       rows = seqs;
     }

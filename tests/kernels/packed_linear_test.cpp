@@ -129,8 +129,8 @@ std::vector<float> reference_int8(const Problem& p) {
     const float inv = 1.0f / scale;
     const float zero = std::clamp(std::nearbyint(-lo * inv), 0.0f, 255.0f);
     for (std::size_t i = 0; i < s.k; ++i) {
-      xq[i] = static_cast<std::int32_t>(
-          std::clamp(std::nearbyint(xr[i] * inv) + zero, 0.0f, 255.0f));
+      xq[i] =
+          static_cast<std::int32_t>(std::clamp(std::nearbyint(xr[i] * inv) + zero, 0.0f, 255.0f));
     }
     const auto zi = static_cast<std::int32_t>(zero);
     for (std::size_t c = 0; c < s.n; ++c) {
@@ -227,7 +227,8 @@ TEST_P(PackedLinearTest, Int8MatchesSameSchemeExactly) {
 
 TEST_P(PackedLinearTest, SplitsMatchOneWholeCall) {
   for (Precision prec : {Precision::kFp32, Precision::kBf16, Precision::kInt8}) {
-    for (const Shape& s : {Shape{64, 768, 768}, Shape{17, 40, 37}, Shape{130, 96, 24}}) {
+    for (const Shape& s :
+         {Shape{64, 768, 768}, Shape{17, 40, 37}, Shape{130, 96, 24}, Shape{100, 64, 3072}}) {
       const Problem p = make_problem(s, 7);
       const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, prec);
       const std::vector<float> whole = run_whole(lin, p);
@@ -293,8 +294,8 @@ TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
   std::vector<float> x = random_vector(m * k, 11, -3.0f, 3.0f);
   const float specials[] = {1e-40f, -1e-40f, -0.0f, 1.00390625f, 1.01171875f, 3.0e38f};
   for (std::size_t i = 0; i < std::size(specials); ++i) x[i * 3] = specials[i];
-  x[k + 1] = std::numeric_limits<float>::quiet_NaN();      // row 1: a NaN
-  x[2 * k + 2] = std::numeric_limits<float>::infinity();   // row 2: an inf
+  x[k + 1] = std::numeric_limits<float>::quiet_NaN();       // row 1: a NaN
+  x[2 * k + 2] = std::numeric_limits<float>::infinity();    // row 2: an inf
   for (std::size_t i = 0; i < k; ++i) x[3 * k + i] = 0.0f;  // row 3: all zero
   const std::vector<float> w = random_vector(n * k, 12, -1.0f, 1.0f);
   for (Precision prec : {Precision::kBf16, Precision::kInt8}) {
