@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -11,10 +12,10 @@ namespace refusal {
 
 // The files of one model, and how each was found.
 struct ModelFiles {
-  std::string request;              // what the user asked for: a folder, a cache folder or a hub id
-  std::string resolved_as;          // "folder", "hf-cache folder" or "hub id (local cache)"
-  std::filesystem::path folder;     // the folder holding config.json
-  std::filesystem::path config;     // config.json
+  std::string request;           // what the user asked for: a folder, a cache folder or a hub id
+  std::string resolved_as;       // "folder", "hf-cache folder" or "hub id (local cache)"
+  std::filesystem::path folder;  // the folder holding config.json
+  std::filesystem::path config;  // config.json
   std::vector<std::filesystem::path> weights;  // model.safetensors, or the shards of the index
   std::optional<std::filesystem::path> weights_index;  // model.safetensors.index.json
   std::optional<std::filesystem::path> tokenizer_json;
@@ -40,15 +41,15 @@ std::filesystem::path hf_hub_cache_dir();
 // names below are those of the *ForSequenceClassification class; a bare base model (RobertaModel,
 // BertModel) stores the encoder's tensors without the `base.` prefix and has no head.
 struct ArchitectureScheme {
-  std::string model_type;           // "roberta", "bert"
-  std::string class_name;           // "RobertaForSequenceClassification", ...
-  std::string base;                 // "roberta", "bert": prefix of the encoder's tensors
-  bool roberta_positions = false;   // positions count from pad_token_id + 1 and skip pad ids
-                                    // (else 0..n-1)
-  bool pad_position_row = false;    // position_embeddings has padding_idx = pad_token_id
-  std::string head_dense;           // [hidden, hidden] + tanh on the first token:
-                                    // "classifier.dense" or "bert.pooler.dense"
-  std::string head_out;             // [labels, hidden]: "classifier.out_proj" or "classifier"
+  std::string model_type;             // "roberta", "bert"
+  std::string class_name;             // "RobertaForSequenceClassification", ...
+  std::string base;                   // "roberta", "bert": prefix of the encoder's tensors
+  bool roberta_positions = false;     // positions count from pad_token_id + 1 and skip pad ids
+                                      // (else 0..n-1)
+  bool pad_position_row = false;      // position_embeddings has padding_idx = pad_token_id
+  std::string head_dense;             // [hidden, hidden] + tanh on the first token:
+                                      // "classifier.dense" or "bert.pooler.dense"
+  std::string head_out;               // [labels, hidden]: "classifier.out_proj" or "classifier"
   bool dropout_before_dense = false;  // RoBERTa's head: dropout → dense → tanh → dropout → out
                                       // (BERT: pooler dense → tanh → dropout → classifier)
 };
@@ -58,21 +59,21 @@ const ArchitectureScheme& architecture_scheme(const std::string& model_type);
 
 // What config.json says, checked. Only what the engine uses is kept.
 struct ModelConfig {
-  std::string model_type;            // "roberta" or "bert"
+  std::string model_type;  // "roberta" or "bert"
   std::vector<std::string> architectures;
   int vocab_size = 0;
   int hidden_size = 0;
   int num_hidden_layers = 0;
   int num_attention_heads = 0;
   int intermediate_size = 0;
-  std::string hidden_act;            // "gelu" (exact erf), "gelu_new", "relu", ...
+  std::string hidden_act;  // "gelu" (exact erf), "gelu_new", "relu", ...
   float layer_norm_eps = 1e-12f;
   int max_position_embeddings = 0;
   int type_vocab_size = 0;
   int pad_token_id = 1;
   std::string position_embedding_type = "absolute";
-  std::string problem_type;          // "", "single_label_classification", "multi_label_classification"
-  std::vector<std::string> labels;   // id2label, by id
+  std::string problem_type;  // "", "single_label_classification", "multi_label_classification"
+  std::vector<std::string> labels;  // id2label, by id
 
   int num_labels() const { return static_cast<int>(labels.size()); }
   int head_dim() const { return hidden_size / num_attention_heads; }
@@ -93,5 +94,8 @@ ModelConfig load_model_config(const std::filesystem::path& config_json);
 // pad ids keep pad_token_id, every other token counts up from pad_token_id + 1.
 std::vector<std::int32_t> position_ids(const ModelConfig& config,
                                        const std::vector<std::int32_t>& ids);
+// The same into `out` (out.size() == ids.size()), without allocating.
+void position_ids(const ModelConfig& config, std::span<const std::int32_t> ids,
+                  std::span<std::int32_t> out);
 
 }  // namespace refusal

@@ -20,20 +20,33 @@ inline void cpu_relax() {
 #endif
 }
 
+thread_local const ThreadPool* t_pool = nullptr;
+thread_local int t_worker_index = 0;
+
 }  // namespace
 
+int ThreadPool::worker_index() const { return t_pool == this ? t_worker_index : 0; }
+
 struct ThreadPool::Job {
-  const std::function<void(std::size_t)>* fn = nullptr;
+  TaskRef task{};
   std::size_t n = 0;
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> done{0};
+  std::atomic<int> users{0};  // workers that took this job and may still touch it
   std::mutex mutex;
   std::condition_variable finished;
   std::exception_ptr error;
 };
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  queue_.reserve(64);
+  for (int i = 1; i < threads; ++i) {
+    workers_.emplace_back([this, i] {
+      t_pool = this;
+      t_worker_index = i;
+      worker_loop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -50,7 +63,7 @@ void ThreadPool::run_some(Job& job) {
     std::size_t i = job.next.fetch_add(1, std::memory_order_relaxed);
     if (i >= job.n) return;
     try {
-      (*job.fn)(i);
+      job.task.call(job.task.fn, i);
     } catch (...) {
       std::lock_guard lock(job.mutex);
       if (!job.error) job.error = std::current_exception();
@@ -67,57 +80,62 @@ void ThreadPool::worker_loop() {
     for (int i = 0; i < kSpinPauses && queued_.load(std::memory_order_acquire) == 0; ++i) {
       cpu_relax();
     }
-    std::shared_ptr<Job> job;
+    Job* job = nullptr;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and nothing left
       job = queue_.front();
+      job->users.fetch_add(1, std::memory_order_relaxed);
       // A job whose indices are all handed out leaves the queue; its owner waits for the rest.
       if (job->next.load(std::memory_order_relaxed) + 1 >= job->n) {
-        queue_.pop_front();
+        queue_.erase(queue_.begin());
         queued_.fetch_sub(1, std::memory_order_release);
       }
     }
     run_some(*job);
+    job->users.fetch_sub(1, std::memory_order_release);  // the last touch of *job
   }
 }
 
-void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn) {
+void ThreadPool::run(std::size_t n, TaskRef task) {
   if (n == 0) return;
   if (workers_.empty() || n == 1) {
-    for (std::size_t i = 0; i < n; ++i) fn(i);
+    for (std::size_t i = 0; i < n; ++i) task.call(task.fn, i);
     return;
   }
-  auto job = std::make_shared<Job>();
-  job->fn = &fn;
-  job->n = n;
+  Job job;
+  job.task = task;
+  job.n = n;
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(job);
+    queue_.push_back(&job);
     queued_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  run_some(*job);
-  for (int i = 0; i < kSpinPauses && job->done.load(std::memory_order_acquire) != job->n; ++i) {
+  run_some(job);
+  for (int i = 0; i < kSpinPauses && job.done.load(std::memory_order_acquire) != n; ++i) {
     cpu_relax();
   }
-  if (job->done.load(std::memory_order_acquire) != job->n) {
-    std::unique_lock lock(job->mutex);
-    job->finished.wait(lock, [&] { return job->done.load(std::memory_order_acquire) == job->n; });
+  if (job.done.load(std::memory_order_acquire) != n) {
+    std::unique_lock lock(job.mutex);
+    job.finished.wait(lock, [&] { return job.done.load(std::memory_order_acquire) == n; });
   }
   {
-    // Drop the job if no worker got to it, so no one touches `fn` after we return.
+    // Drop the job if no worker got to it; after this no worker can take it.
     std::lock_guard lock(mutex_);
     for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-      if (*it == job) {
+      if (*it == &job) {
         queue_.erase(it);
         queued_.fetch_sub(1, std::memory_order_release);
         break;
       }
     }
   }
-  if (job->error) std::rethrow_exception(job->error);
+  // `job` lives on this stack: wait until every worker that took it has let go (they are past
+  // their last index, so this is short).
+  while (job.users.load(std::memory_order_acquire) != 0) cpu_relax();
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace refusal::base

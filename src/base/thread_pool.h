@@ -4,11 +4,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
-#include <functional>
-#include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace refusal::base {
@@ -22,21 +20,37 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
+  // 1..threads()-1 on this pool's worker threads, 0 on any other thread (the callers, who
+  // run their own job's tasks): an index for per-thread scratch that a job's owner sizes
+  // before parallel_for.
+  int worker_index() const;
 
   // Runs fn(i) for every i in [0, n) and returns when all are done. The caller works too.
   // Safe to call from several threads at once: their jobs share the workers. The first
-  // exception thrown by fn is rethrown here once every index has finished.
-  void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
+  // exception thrown by fn is rethrown here once every index has finished. Allocates nothing
+  // (fn is referenced, not copied; the job lives on the caller's stack) unless more jobs than
+  // the queue's reserved capacity are in flight at once.
+  template <class Fn>
+  void parallel_for(std::size_t n, Fn&& fn) {
+    using F = std::remove_reference_t<Fn>;
+    run(n, TaskRef{const_cast<void*>(static_cast<const void*>(&fn)),
+                   [](void* f, std::size_t i) { (*static_cast<F*>(f))(i); }});
+  }
 
  private:
+  struct TaskRef {
+    void* fn;
+    void (*call)(void*, std::size_t);
+  };
   struct Job;
+  void run(std::size_t n, TaskRef task);
   void worker_loop();
   static void run_some(Job& job);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::shared_ptr<Job>> queue_;
+  std::vector<Job*> queue_;     // oldest first; capacity reserved up front
   std::atomic<int> queued_{0};  // queue_.size(), readable without the lock while spinning
   bool stopping_ = false;
 };

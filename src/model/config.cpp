@@ -53,8 +53,8 @@ class ConfigReader {
     if (!v.is_number_integer()) fail(field, "expected an integer, got " + v.dump());
     const auto value = v.get<long long>();
     if (value < min || value > 1'000'000'000) {
-      fail(field, "value " + std::to_string(value) + " out of range (min " + std::to_string(min) +
-                      ")");
+      fail(field,
+           "value " + std::to_string(value) + " out of range (min " + std::to_string(min) + ")");
     }
     return static_cast<int>(value);
   }
@@ -143,9 +143,10 @@ ModelConfig load_model_config(const std::filesystem::path& config_json) {
   ModelConfig c;
   c.model_type = r.string("model_type", std::nullopt);
   if (c.model_type != "roberta" && c.model_type != "bert") {
-    r.fail("model_type", "unsupported model type '" + c.model_type +
-                             "' (supported: roberta and bert, i.e. RobertaForSequenceClassification "
-                             "and BertForSequenceClassification)");
+    r.fail("model_type",
+           "unsupported model type '" + c.model_type +
+               "' (supported: roberta and bert, i.e. RobertaForSequenceClassification "
+               "and BertForSequenceClassification)");
   }
   if (r.has("architectures")) {
     const json& a = doc.at("architectures");
@@ -209,47 +210,51 @@ ModelConfig load_model_config(const std::filesystem::path& config_json) {
                                std::to_string(c.vocab_size));
   }
   if (!c.is_bert() && c.max_tokens() < 1) {
-    r.fail("max_position_embeddings",
-           std::to_string(c.max_position_embeddings) + " leaves no room for tokens after the "
-           "pad_token_id + 1 offset RoBERTa positions start at");
+    r.fail("max_position_embeddings", std::to_string(c.max_position_embeddings) +
+                                          " leaves no room for tokens after the "
+                                          "pad_token_id + 1 offset RoBERTa positions start at");
   }
   return c;
 }
 
 const ArchitectureScheme& architecture_scheme(const std::string& model_type) {
-  static const ArchitectureScheme kRoberta{
-      .model_type = "roberta",
-      .class_name = "RobertaForSequenceClassification",
-      .base = "roberta",
-      .roberta_positions = true,
-      .pad_position_row = true,
-      .head_dense = "classifier.dense",
-      .head_out = "classifier.out_proj",
-      .dropout_before_dense = true};
-  static const ArchitectureScheme kBert{
-      .model_type = "bert",
-      .class_name = "BertForSequenceClassification",
-      .base = "bert",
-      .roberta_positions = false,
-      .pad_position_row = false,
-      .head_dense = "bert.pooler.dense",
-      .head_out = "classifier",
-      .dropout_before_dense = false};
+  static const ArchitectureScheme kRoberta{.model_type = "roberta",
+                                           .class_name = "RobertaForSequenceClassification",
+                                           .base = "roberta",
+                                           .roberta_positions = true,
+                                           .pad_position_row = true,
+                                           .head_dense = "classifier.dense",
+                                           .head_out = "classifier.out_proj",
+                                           .dropout_before_dense = true};
+  static const ArchitectureScheme kBert{.model_type = "bert",
+                                        .class_name = "BertForSequenceClassification",
+                                        .base = "bert",
+                                        .roberta_positions = false,
+                                        .pad_position_row = false,
+                                        .head_dense = "bert.pooler.dense",
+                                        .head_out = "classifier",
+                                        .dropout_before_dense = false};
   if (model_type == "roberta") return kRoberta;
   if (model_type == "bert") return kBert;
   throw Error("unsupported model type '" + model_type + "' (supported: roberta, bert)");
 }
 
-std::vector<std::int32_t> position_ids(const ModelConfig& config,
-                                       const std::vector<std::int32_t>& ids) {
-  std::vector<std::int32_t> positions(ids.size());
+void position_ids(const ModelConfig& config, std::span<const std::int32_t> ids,
+                  std::span<std::int32_t> out) {
+  if (out.size() != ids.size()) throw Error("position_ids: output size differs from the ids'");
   if (!config.scheme().roberta_positions) {
-    for (std::size_t i = 0; i < ids.size(); ++i) positions[i] = static_cast<std::int32_t>(i);
-    return positions;
+    for (std::size_t i = 0; i < ids.size(); ++i) out[i] = static_cast<std::int32_t>(i);
+    return;
   }
   const std::int32_t pad = config.pad_token_id;
   std::int32_t count = 0;
-  for (std::size_t i = 0; i < ids.size(); ++i) positions[i] = ids[i] == pad ? pad : pad + ++count;
+  for (std::size_t i = 0; i < ids.size(); ++i) out[i] = ids[i] == pad ? pad : pad + ++count;
+}
+
+std::vector<std::int32_t> position_ids(const ModelConfig& config,
+                                       const std::vector<std::int32_t>& ids) {
+  std::vector<std::int32_t> positions(ids.size());
+  position_ids(config, ids, positions);
   return positions;
 }
 

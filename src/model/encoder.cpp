@@ -44,6 +44,9 @@ struct Workspace {
   std::vector<std::byte> scratch;
   std::vector<size_t> start;
   std::vector<float> logits;
+  // Per pool thread (ThreadPool::worker_index()), sized before each parallel region.
+  std::vector<std::vector<std::int32_t>> positions;
+  std::vector<std::vector<float>> attention;
 
   static Workspace& for_this_thread() {
     thread_local Workspace w;
@@ -164,9 +167,20 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
   float* inter = grow(ws.inter, tokens * ffn);
 
   // Embeddings: word + position + token type 0, then LayerNorm.
+  size_t longest = 0;
+  for (const auto& ids : batch) longest = std::max(longest, ids.size());
+  const size_t threads = static_cast<size_t>(pool.threads());
+  ws.positions.resize(std::max(ws.positions.size(), threads));
+  ws.attention.resize(std::max(ws.attention.size(), threads));
+  for (size_t t = 0; t < threads; ++t) {
+    grow(ws.positions[t], longest);
+    grow(ws.attention[t], kernels::attention_scratch_floats(longest, longest, head_dim));
+  }
   pool.parallel_for(seqs, [&](size_t s) {
     const auto& ids = batch[s];
-    const auto positions = position_ids(c, ids);
+    const std::span<std::int32_t> positions(
+        ws.positions[static_cast<size_t>(pool.worker_index())].data(), ids.size());
+    position_ids(c, ids, positions);
     for (size_t i = 0; i < ids.size(); ++i) {
       float* row = x + (start[s] + i) * hidden;
       const float* word = w.word_embeddings.data() + static_cast<size_t>(ids[i]) * hidden;
@@ -194,8 +208,7 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
       const size_t len = batch[s].size();
       const size_t queries = last ? 1 : len;
       const size_t row0 = start[s];
-      thread_local std::vector<float> scratch;
-      float* sc = grow(scratch, kernels::attention_scratch_floats(queries, len, head_dim));
+      float* sc = ws.attention[static_cast<size_t>(pool.worker_index())].data();
       const float* qh = qkv + row0 * qkv_width + h * head_dim;
       float* out = (last ? context + s * hidden : context + row0 * hidden) + h * head_dim;
       kernels::attention_head(queries, len, head_dim, scale, qh, qh + hidden, qh + 2 * hidden,

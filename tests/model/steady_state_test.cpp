@@ -1,0 +1,85 @@
+// Issue 5: "no allocation in the steady state". A forward pass over a batch the engine has seen
+// before must allocate nothing but the logits it returns: every allocation of every thread is
+// counted through a replaced global operator new while the second pass runs.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/packed_linear.h"
+#include "model/encoder.h"
+#include "model/weights.h"
+#include "refusal/model.h"
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+// GCC pairs these frees with the replaced operator new above, which is malloc.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace refusal {
+namespace {
+
+struct Case {
+  const char* folder;
+  kernels::Precision precision;
+};
+
+class SteadyState : public ::testing::TestWithParam<Case> {};
+
+TEST_P(SteadyState, SecondForwardAllocatesOnlyItsResult) {
+  const std::filesystem::path dir = GetParam().folder;
+  const ModelConfig config = load_model_config(dir / "config.json");
+  const model::WeightStore store(config, {dir / "model.safetensors"});
+  const model::EncoderRuntime runtime(config, store.weights(), GetParam().precision, nullptr);
+  base::ThreadPool pool(2);
+  // Three texts of different lengths (one past a 96-row block), ids inside every vocabulary.
+  std::vector<std::vector<std::int32_t>> batch;
+  for (std::size_t len : {5u, 40u, 130u}) {
+    std::vector<std::int32_t> ids(len);
+    for (std::size_t i = 0; i < len; ++i) ids[i] = static_cast<std::int32_t>(3 + (i * 7) % 90);
+    batch.push_back(ids);
+  }
+  const std::vector<float> first = runtime.forward(batch, pool);
+  g_allocations = 0;
+  g_counting = true;
+  const std::vector<float> second = runtime.forward(batch, pool);
+  g_counting = false;
+  EXPECT_EQ(g_allocations.load(), 1) << "allocations besides the returned logits";
+  EXPECT_EQ(first, second);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Models, SteadyState,
+    ::testing::Values(Case{"tests/data/models/tiny-roberta-f32", kernels::Precision::kFp32},
+                      Case{"tests/data/models/tiny-roberta-f32", kernels::Precision::kInt8},
+                      Case{"data/models/default", kernels::Precision::kFp32},
+                      Case{"data/models/default", kernels::Precision::kBf16},
+                      Case{"data/models/default", kernels::Precision::kInt8}),
+    [](const auto& param_info) {
+      const Case& c = param_info.param;
+      return std::string(std::string(c.folder).find("default") != std::string::npos ? "default_"
+                                                                                    : "tiny_") +
+             kernels::precision_name(c.precision);
+    });
+
+}  // namespace
+}  // namespace refusal
