@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "bench/engine_bench.h"
@@ -32,6 +33,7 @@ struct BenchArgs {
   bool peers = false;
   std::string python = ".venv-bench/bin/python";
   std::string peers_script = "bench/peers/peers.py";
+  std::string peers_args;
   std::string json_out;
 };
 
@@ -73,11 +75,10 @@ long peak_rss_kb(const std::string& model, DType dtype, int threads, std::size_t
   const int fd = mkstemp(report);
   if (fd < 0) return -1;
   close(fd);
-  const std::string cmd = "REFUSAL_REPORT_PEAK_RSS=" + std::string(report) +
-                          " /proc/" + std::to_string(getpid()) + "/exe classify --model '" +
-                          model + "' --dtype " + dtype_name(dtype) + " --threads " +
-                          std::to_string(threads) + " --max-length 512 '" + text +
-                          "' > /dev/null";
+  const std::string cmd = "REFUSAL_REPORT_PEAK_RSS=" + std::string(report) + " /proc/" +
+                          std::to_string(getpid()) + "/exe classify --model '" + model +
+                          "' --dtype " + dtype_name(dtype) + " --threads " +
+                          std::to_string(threads) + " --max-length 512 '" + text + "' > /dev/null";
   long kb = -1;
   if (std::system(cmd.c_str()) == 0) {
     std::ifstream in(report);
@@ -97,8 +98,8 @@ json run_peers_round(const BenchArgs& a, int threads, const std::string& model_f
   for (auto s : a.shapes) shapes += (shapes.empty() ? "" : ",") + std::to_string(s);
   const std::string cmd = a.python + " " + a.peers_script + " --model " + model_folder +
                           " --threads " + std::to_string(threads) + " --rounds 1 --shapes " +
-                          shapes + " --workload " + a.workload + " --json " + path +
-                          " 1>&2";
+                          shapes + (a.workload.empty() ? "" : " --workload " + a.workload) +
+                          " --json " + path + " " + a.peers_args + " 1>&2";
   if (std::system(cmd.c_str()) != 0) {
     std::remove(path);
     throw Error("peers: `" + cmd + "` failed (set up bench/peers, see docs/benchmarks.md)");
@@ -107,6 +108,143 @@ json run_peers_round(const BenchArgs& a, int threads, const std::string& model_f
   json j = json::parse(in);
   std::remove(path);
   return j;
+}
+
+// The value of one measurement in one peers round (each round ran every peer once), or
+// nothing when that round did not measure it.
+std::optional<double> peer_value(const json& round, const std::string& peer,
+                                 const std::string& what, const std::string& shape) {
+  const json* v = &round;
+  for (const std::string& key : {std::string("peers"), peer, what}) {
+    if (!v->is_object() || !v->contains(key)) return std::nullopt;
+    v = &(*v)[key];
+  }
+  if (!shape.empty()) {
+    if (!v->contains(shape)) return std::nullopt;
+    v = &(*v)[shape];
+  }
+  if (!v->is_object() || !v->contains("median") || !(*v)["median"].is_number()) return std::nullopt;
+  return (*v)["median"].get<double>();
+}
+
+struct Row {
+  std::string name;
+  std::vector<bench::Stat> latency;  // per shape, ms
+  bench::Stat batch, workload;       // seq/s, texts/s
+};
+
+std::string cell(const bench::Stat& s, int digits) {
+  if (s.rounds.empty()) return "–";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.*f [%.*f–%.*f]", digits, s.median, digits, s.min, digits,
+                s.max);
+  return buf;
+}
+
+std::string ratio(double num, double den) {
+  if (!(num > 0) || !(den > 0)) return "–";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f×", num / den);
+  return buf;
+}
+
+// Prints every engine's medians over the interleaved rounds and the ratios issue 5 asks for;
+// returns them for the JSON report.
+json report_with_peers(const BenchArgs& a, const std::vector<Row>& ours,
+                       const std::vector<json>& peer_rounds) {
+  const std::vector<std::pair<std::string, std::string>> peers = {
+      {"transformers", "transformers (PyTorch fp32)"},
+      {"ort-fp32", "ONNX Runtime fp32"},
+      {"ort-int8", "ONNX Runtime int8"}};
+  std::vector<Row> rows;
+  for (const auto& [key, name] : peers) {
+    Row r{name, {}, {}, {}};
+    for (auto shape : a.shapes) {
+      std::vector<double> v;
+      for (const auto& round : peer_rounds) {
+        if (auto x = peer_value(round, key, "latency_ms", std::to_string(shape))) v.push_back(*x);
+      }
+      r.latency.push_back(v.empty() ? bench::Stat{} : bench::summarize(v));
+    }
+    std::vector<double> batch, workload;
+    for (const auto& round : peer_rounds) {
+      if (auto x = peer_value(round, key, "batch32x64_seq_per_s", "")) batch.push_back(*x);
+      if (auto x = peer_value(round, key, "workload_texts_per_s", "")) workload.push_back(*x);
+    }
+    if (!batch.empty()) r.batch = bench::summarize(batch);
+    if (!workload.empty()) r.workload = bench::summarize(workload);
+    rows.push_back(r);
+  }
+  for (const auto& r : ours) rows.push_back(r);
+
+  std::printf("\nAll engines, median [min–max] over %zu interleaved rounds:\n\n| engine |",
+              peer_rounds.size());
+  for (auto s : a.shapes) std::printf(" %zu tok (ms) |", s);
+  std::printf(" 32×64 (seq/s) | eval (texts/s) |\n|---|");
+  for (std::size_t i = 0; i < a.shapes.size() + 2; ++i) std::printf("---|");
+  std::printf("\n");
+  json table = json::array();
+  for (const auto& r : rows) {
+    std::printf("| %s |", r.name.c_str());
+    json lat = json::object();
+    for (std::size_t i = 0; i < r.latency.size(); ++i) {
+      std::printf(" %s |", cell(r.latency[i], 2).c_str());
+      if (!r.latency[i].rounds.empty()) lat[std::to_string(a.shapes[i])] = stat_json(r.latency[i]);
+    }
+    std::printf(" %s | %s |\n", cell(r.batch, 1).c_str(), cell(r.workload, 1).c_str());
+    table.push_back(
+        {{"engine", r.name},
+         {"latency_ms", lat},
+         {"batch32x64_seq_per_s", r.batch.rounds.empty() ? json() : stat_json(r.batch)},
+         {"workload_texts_per_s", r.workload.rounds.empty() ? json() : stat_json(r.workload)}});
+  }
+
+  // Ratios of medians. Latency: ours / theirs (below 1 is faster); throughput: ours / theirs.
+  auto find = [&](const std::string& prefix) -> const Row* {
+    for (const auto& r : rows) {
+      if (r.name.rfind(prefix, 0) == 0) return &r;
+    }
+    return nullptr;
+  };
+  const Row* t = find("transformers");
+  const Row* ort32 = find("ONNX Runtime fp32");
+  const Row* ort8 = find("ONNX Runtime int8");
+  json ratios = json::array();
+  std::printf(
+      "\nRatios of medians (latency: ours / theirs, lower is faster; throughput: ours / "
+      "theirs, higher is faster):\n\n| ours vs | ");
+  for (auto s : a.shapes) std::printf("%zu tok | ", s);
+  std::printf("32×64 | eval |\n|---|");
+  for (std::size_t i = 0; i < a.shapes.size() + 2; ++i) std::printf("---|");
+  std::printf("\n");
+  auto line = [&](const Row* us, const Row* them, const std::string& label) {
+    if (us == nullptr || them == nullptr) return;
+    std::printf("| %s |", label.c_str());
+    json lat = json::object();
+    for (std::size_t i = 0; i < a.shapes.size(); ++i) {
+      const double u = us->latency[i].median, v = them->latency[i].median;
+      std::printf(" %s |", ratio(u, v).c_str());
+      if (u > 0 && v > 0) lat[std::to_string(a.shapes[i])] = u / v;
+    }
+    std::printf(" %s | %s |\n", ratio(us->batch.median, them->batch.median).c_str(),
+                ratio(us->workload.median, them->workload.median).c_str());
+    ratios.push_back({{"ours_vs", label},
+                      {"latency", lat},
+                      {"batch32x64", us->batch.median > 0 && them->batch.median > 0
+                                         ? json(us->batch.median / them->batch.median)
+                                         : json()},
+                      {"workload", us->workload.median > 0 && them->workload.median > 0
+                                       ? json(us->workload.median / them->workload.median)
+                                       : json()}});
+  };
+  const Row* f32 = find("refusal fp32");
+  const Row* b16 = find("refusal bf16");
+  const Row* i8 = find("refusal int8");
+  line(f32, ort32, "refusal fp32 vs ONNX Runtime fp32");
+  line(f32, t, "refusal fp32 vs transformers");
+  line(i8, ort8, "refusal int8 vs ONNX Runtime int8");
+  line(b16, f32, "refusal bf16 vs refusal fp32");
+  return {{"table", table}, {"ratios", ratios}};
 }
 
 int run_bench(const BenchArgs& a) {
@@ -142,12 +280,10 @@ int run_bench(const BenchArgs& a) {
     }
   }
 
-  json out = {{"refusal_version", version()},
-              {"model", a.model},
-              {"threads", threads},
-              {"rounds", a.rounds},
-              {"workload", a.workload},
-              {"workload_texts", texts.size()}};
+  json out = {{"refusal_version", version()}, {"model", a.model},
+              {"threads", threads},           {"rounds", a.rounds},
+              {"workload", a.workload},       {"workload_texts", texts.size()}};
+  std::vector<Row> our_rows;
   std::printf("| engine | threads |");
   for (auto s : a.shapes) std::printf(" %zu tok (ms) |", s);
   std::printf(" 32×64 (seq/s) | eval (texts/s) | peak RSS |\n|---|---|");
@@ -173,6 +309,9 @@ int run_bench(const BenchArgs& a) {
     merged.batch_seq_per_s = bench::summarize(batch);
     merged.workload_texts_per_s = bench::summarize(workload);
     merged.peak_rss_kb = peak_rss_kb(a.model, dtypes[i], a.threads, a.shapes.back());
+    Row row{"refusal " + merged.dtype, {}, merged.batch_seq_per_s, merged.workload_texts_per_s};
+    for (const auto& s : merged.latency) row.latency.push_back(s.ms);
+    our_rows.push_back(row);
     json shapes = json::array();
     std::printf("| refusal %s (%s) | %d |", merged.dtype.c_str(), merged.isa.c_str(), threads);
     for (const auto& s : merged.latency) {
@@ -181,17 +320,17 @@ int run_bench(const BenchArgs& a) {
     }
     std::printf(" %.1f | %.1f | %.0f MB |\n", merged.batch_seq_per_s.median,
                 merged.workload_texts_per_s.median, static_cast<double>(merged.peak_rss_kb) / 1024);
-    out["refusal"][merged.dtype] = {{"isa", merged.isa},
-                                    {"latency", shapes},
-                                    {"batch_seq_per_s", stat_json(merged.batch_seq_per_s)},
-                                    {"workload_texts_per_s", stat_json(merged.workload_texts_per_s)},
-                                    {"workload_tokens", merged.workload_tokens},
-                                    {"peak_rss_kb", merged.peak_rss_kb}};
+    out["refusal"][merged.dtype] = {
+        {"isa", merged.isa},
+        {"latency", shapes},
+        {"batch_seq_per_s", stat_json(merged.batch_seq_per_s)},
+        {"workload_texts_per_s", stat_json(merged.workload_texts_per_s)},
+        {"workload_tokens", merged.workload_tokens},
+        {"peak_rss_kb", merged.peak_rss_kb}};
   }
   if (a.peers) {
     out["peer_rounds"] = peer_rounds;
-    std::printf("\nPeers (median of %d interleaved rounds): see --json for every round.\n",
-                a.rounds);
+    out["summary"] = report_with_peers(a, our_rows, peer_rounds);
   }
   if (!a.json_out.empty()) {
     std::ofstream f(a.json_out);
@@ -216,13 +355,17 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
       ->capture_default_str();
   cmd->add_option("--threads", a->threads, "Threads (default: the CPUs this process may use)");
-  cmd->add_option("--rounds", a->rounds, "Rounds")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--rounds", a->rounds, "Rounds")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_option("--seconds", a->seconds, "Seconds per shape per round")->capture_default_str();
   cmd->add_option("--shapes", a->shapes, "Batch-1 token counts")->capture_default_str();
   cmd->add_option("--workload", a->workload, "JSONL.gz with a text field ('' to skip)")
       ->capture_default_str();
   cmd->add_flag("--peers", a->peers, "Also run bench/peers/peers.py each round");
   cmd->add_option("--python", a->python, "Python with the peers installed")->capture_default_str();
+  cmd->add_option("--peers-args", a->peers_args,
+                  "Extra options for bench/peers/peers.py (e.g. '--wait-quiet 300')");
   cmd->add_option("--json", a->json_out, "Write every number to this JSON file");
   return [a] { return run_bench(*a); };
 }
