@@ -127,8 +127,9 @@ void EncoderRuntime::linear(base::ThreadPool& pool, const kernels::PackedLinear&
   const size_t row_tasks =
       std::min<size_t>(col_tasks >= wanted ? 1 : (wanted + col_tasks - 1) / col_tasks,
                        std::max<size_t>(1, rows / 24));
-  const size_t col_parts = std::min(col_tasks, wanted);
-  const size_t cols_per_part = (col_tasks + col_parts - 1) / col_parts;
+  const size_t cols_per_part =
+      (col_tasks + std::min(col_tasks, wanted) - 1) / std::min(col_tasks, wanted);
+  const size_t col_parts = (col_tasks + cols_per_part - 1) / cols_per_part;  // none left empty
   const size_t rows_per_part = (rows + row_tasks - 1) / row_tasks;
   pool.parallel_for(col_parts * row_tasks, [&](size_t task) {
     const size_t cp = task % col_parts;
