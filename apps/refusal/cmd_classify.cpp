@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "io/batch_job.h"
+#include "io/verdict_record.h"
 #include "refusal/classifier.h"
 #include "refusal/default_model.h"
 #include "refusal/error.h"
@@ -44,52 +45,6 @@ struct ClassifyArgs {
   std::string progress = "auto";
 };
 
-// The result fields of one verdict, in a fixed order.
-ordered_json verdict_json(const Verdict& v, const ModelConfig& config, const ClassifyArgs& a,
-                          bool llm_guard) {
-  ordered_json r;
-  r["label"] = v.label;
-  r["score"] = v.score;
-  ordered_json scores = ordered_json::object();
-  for (std::size_t i = 0; i < v.scores.size(); ++i) scores[config.labels[i]] = v.scores[i];
-  r["scores"] = scores;
-  r["refusal"] = v.refusal;
-  if (llm_guard) {
-    r["is_valid"] = v.is_valid;
-    r["risk_score"] = v.risk_score;
-  }
-  r["truncated"] = v.truncated;
-  if (a.raw_scores) r["logits"] = v.logits;
-  if (a.explain) {
-    r["explain"] = {{"text", v.evidence.text},     {"start", v.evidence.char_begin},
-                    {"end", v.evidence.char_end},  {"segment", v.evidence.segment},
-                    {"window", v.evidence.window}, {"segments", v.segments},
-                    {"windows", v.windows}};
-  }
-  return r;
-}
-
-ordered_json keyword_json(std::string_view text) {
-  const auto v = no_refusal_light(text);
-  ordered_json r;
-  r["label"] = v.is_valid ? "NORMAL" : "REJECTION";
-  r["refusal"] = !v.is_valid;
-  r["is_valid"] = v.is_valid;
-  r["risk_score"] = v.risk_score;
-  r["matched"] = v.matched;
-  return r;
-}
-
-std::vector<std::string> result_columns(const ClassifyArgs& a, bool llm_guard, bool keywords) {
-  if (keywords) return {"label", "refusal", "is_valid", "risk_score", "matched"};
-  std::vector<std::string> c = {"label", "score", "scores", "refusal"};
-  if (llm_guard) c.insert(c.end(), {"is_valid", "risk_score"});
-  c.push_back("truncated");
-  if (a.raw_scores) c.push_back("logits");
-  if (a.explain) c.push_back("explain");
-  return c;
-}
-
 int run_classify(ClassifyArgs a) {
   const bool keywords = a.preset == "keywords";
   const bool llm_guard = a.preset == "llm-guard";
@@ -123,7 +78,8 @@ int run_classify(ClassifyArgs a) {
       !a.texts.empty() ? io::make_text_reader(a.texts, reader_options)
                        : io::open_row_reader(a.input.empty() ? "-" : a.input, reader_options);
   const auto output_format = io::parse_output_format(a.output_format);
-  auto writer = io::make_writer(output_format, result_columns(a, llm_guard, keywords));
+  const io::RecordFields fields{llm_guard, a.raw_scores, a.explain};
+  auto writer = io::make_writer(output_format, io::record_columns(fields, keywords));
   io::OutputFile output(a.output, output_format, a.resume);
 
   io::JobOptions job;
@@ -136,19 +92,19 @@ int run_classify(ClassifyArgs a) {
   auto classify_batch = [&](std::span<const std::string_view> texts) {
     std::vector<ordered_json> results;
     if (keywords) {
-      for (auto t : texts) results.push_back(keyword_json(t));
+      for (auto t : texts) results.push_back(io::keyword_record(t));
       return results;
     }
     try {
       for (const auto& v : classifier->classify(texts)) {
-        results.push_back(verdict_json(v, *config, a, llm_guard));
+        results.push_back(io::verdict_record(v, *config, fields));
       }
     } catch (const Error&) {
       // Find the row that failed: every other row still gets its verdict.
       results.clear();
       for (auto t : texts) {
         try {
-          results.push_back(verdict_json(classifier->classify({&t, 1})[0], *config, a, llm_guard));
+          results.push_back(io::verdict_record(classifier->classify({&t, 1})[0], *config, fields));
         } catch (const Error& e) {
           results.push_back({{"error", e.what()}});
         }

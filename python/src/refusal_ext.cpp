@@ -23,6 +23,7 @@
 
 #include "base/data_files.h"
 #include "io/batch_job.h"
+#include "io/verdict_record.h"
 #include "refusal/classifier.h"
 #include "refusal/engine.h"
 #include "refusal/error.h"
@@ -45,9 +46,9 @@ std::vector<std::string> to_texts(nb::handle obj) {
   auto one = [&](nb::handle item, std::size_t index, bool single) {
     if (!PyUnicode_Check(item.ptr())) {
       const std::string type = nb::type_name(item.type()).c_str();
-      throw refusal::Error(single ? "texts: expected a str or a list of str, got " + type
-                                  : "texts[" + std::to_string(index) + "]: expected str, got " +
-                                        type);
+      throw refusal::Error(single
+                               ? "texts: expected a str or a list of str, got " + type
+                               : "texts[" + std::to_string(index) + "]: expected str, got " + type);
     }
     Py_ssize_t size = 0;
     const char* data = PyUnicode_AsUTF8AndSize(item.ptr(), &size);
@@ -117,8 +118,8 @@ class PyClassifier {
     options.punkt_dir = punkt_dir;
     const refusal::EngineOptions engine{.threads = threads, .dtype = refusal::parse_dtype(dtype)};
     nb::gil_scoped_release release;
-    classifier_ = std::make_unique<refusal::Classifier>(
-        refusal::Classifier::load(model, engine, options));
+    classifier_ =
+        std::make_unique<refusal::Classifier>(refusal::Classifier::load(model, engine, options));
   }
 
   const refusal::Classifier& get() const { return *classifier_; }
@@ -166,55 +167,6 @@ class PyClassifier {
 
 // ---- classify_file: `refusal classify --input ... --output ...`, as the CLI runs it ----
 
-ordered_json verdict_json(const refusal::Verdict& v, const refusal::ModelConfig& config,
-                          bool llm_guard, bool raw_scores, bool explain) {
-  ordered_json r;
-  r["label"] = v.label;
-  r["score"] = v.score;
-  ordered_json scores = ordered_json::object();
-  for (std::size_t i = 0; i < v.scores.size(); ++i) scores[config.labels[i]] = v.scores[i];
-  r["scores"] = scores;
-  r["refusal"] = v.refusal;
-  if (llm_guard) {
-    r["is_valid"] = v.is_valid;
-    r["risk_score"] = v.risk_score;
-  }
-  r["truncated"] = v.truncated;
-  if (raw_scores) r["logits"] = v.logits;
-  if (explain) {
-    r["explain"] = {{"text", v.evidence.text},
-                    {"start", v.evidence.char_begin},
-                    {"end", v.evidence.char_end},
-                    {"segment", v.evidence.segment},
-                    {"window", v.evidence.window},
-                    {"segments", v.segments},
-                    {"windows", v.windows}};
-  }
-  return r;
-}
-
-ordered_json keyword_json(std::string_view text) {
-  const auto v = refusal::no_refusal_light(text);
-  ordered_json r;
-  r["label"] = v.is_valid ? "NORMAL" : "REJECTION";
-  r["refusal"] = !v.is_valid;
-  r["is_valid"] = v.is_valid;
-  r["risk_score"] = v.risk_score;
-  r["matched"] = v.matched;
-  return r;
-}
-
-std::vector<std::string> result_columns(bool llm_guard, bool keywords, bool raw_scores,
-                                        bool explain) {
-  if (keywords) return {"label", "refusal", "is_valid", "risk_score", "matched"};
-  std::vector<std::string> c = {"label", "score", "scores", "refusal"};
-  if (llm_guard) c.insert(c.end(), {"is_valid", "risk_score"});
-  c.push_back("truncated");
-  if (raw_scores) c.push_back("logits");
-  if (explain) c.push_back("explain");
-  return c;
-}
-
 nb::dict classify_file(const std::string& input, const std::string& output,
                        const std::string& model, const std::string& field,
                        const std::string& input_format, const std::string& output_format,
@@ -222,8 +174,8 @@ nb::dict classify_file(const std::string& input, const std::string& output,
                        const std::string& match, const std::string& long_text,
                        std::optional<std::size_t> max_length, std::size_t stride, bool explain,
                        bool raw_scores, bool resume, int threads, const std::string& dtype,
-                       std::size_t batch_size, std::size_t chunk_rows,
-                       const std::string& progress, const std::string& punkt_dir) {
+                       std::size_t batch_size, std::size_t chunk_rows, const std::string& progress,
+                       const std::string& punkt_dir) {
   using namespace refusal;
   if (preset != "default" && preset != "llm-guard" && preset != "keywords") {
     throw Error("preset: '" + preset + "' is not 'default', 'llm-guard' or 'keywords'");
@@ -268,12 +220,12 @@ nb::dict classify_file(const std::string& input, const std::string& output,
     }
     io::ReaderOptions reader_options;
     reader_options.field = field;
-    reader_options.format = input_format == "auto" ? io::InputFormat::automatic
-                                                   : io::parse_input_format(input_format);
+    reader_options.format =
+        input_format == "auto" ? io::InputFormat::automatic : io::parse_input_format(input_format);
     auto reader = io::open_row_reader(input, reader_options);
     const auto out_format = io::parse_output_format(output_format);
-    auto writer = io::make_writer(out_format,
-                                  result_columns(llm_guard, keywords, raw_scores, explain));
+    const io::RecordFields fields{llm_guard, raw_scores, explain};
+    auto writer = io::make_writer(out_format, io::record_columns(fields, keywords));
     io::OutputFile out(output, out_format, resume);
 
     io::JobOptions job;
@@ -286,20 +238,20 @@ nb::dict classify_file(const std::string& input, const std::string& output,
     auto classify_batch = [&](std::span<const std::string_view> texts) {
       std::vector<ordered_json> results;
       if (keywords) {
-        for (auto t : texts) results.push_back(keyword_json(t));
+        for (auto t : texts) results.push_back(io::keyword_record(t));
         return results;
       }
       try {
         for (const auto& v : classifier->classify(texts)) {
-          results.push_back(verdict_json(v, *config, llm_guard, raw_scores, explain));
+          results.push_back(io::verdict_record(v, *config, fields));
         }
       } catch (const Error&) {
         // Find the row that failed: every other row still gets its verdict.
         results.clear();
         for (auto t : texts) {
           try {
-            results.push_back(verdict_json(classifier->classify({&t, 1})[0], *config, llm_guard,
-                                           raw_scores, explain));
+            results.push_back(
+                io::verdict_record(classifier->classify({&t, 1})[0], *config, fields));
           } catch (const Error& e) {
             results.push_back({{"error", e.what()}});
           }
@@ -367,16 +319,15 @@ NB_MODULE(_refusal, m) {
       .def_ro("risk_score", &refusal::Verdict::risk_score);
 
   nb::class_<PyClassifier>(m, "Classifier")
-      .def(nb::init<const std::string&, int, const std::string&, std::size_t, std::size_t, double,
-                    const std::string&, const std::string&, bool, std::size_t,
-                    const std::string&>(),
-           "model"_a, "threads"_a = 0, "dtype"_a = "fp32", "max_length"_a = 0, "stride"_a = 0,
-           "threshold"_a = 0.5, "match"_a = "full", "long_text"_a = "truncate",
-           "llm_guard"_a = false, "batch_tokens"_a = 8192, "punkt_dir"_a = "")
+      .def(
+          nb::init<const std::string&, int, const std::string&, std::size_t, std::size_t, double,
+                   const std::string&, const std::string&, bool, std::size_t, const std::string&>(),
+          "model"_a, "threads"_a = 0, "dtype"_a = "fp32", "max_length"_a = 0, "stride"_a = 0,
+          "threshold"_a = 0.5, "match"_a = "full", "long_text"_a = "truncate",
+          "llm_guard"_a = false, "batch_tokens"_a = 8192, "punkt_dir"_a = "")
       .def("classify", &PyClassifier::classify, "texts"_a.none())
       .def("arrays", &PyClassifier::arrays, "texts"_a.none())
-      .def_prop_ro("labels",
-                   [](const PyClassifier& c) { return c.get().engine().config().labels; })
+      .def_prop_ro("labels", [](const PyClassifier& c) { return c.get().engine().config().labels; })
       .def_prop_ro("refusal_label", [](const PyClassifier& c) { return c.get().refusal_label(); })
       .def_prop_ro("multi_label",
                    [](const PyClassifier& c) { return c.get().engine().config().multi_label(); })
@@ -385,17 +336,17 @@ NB_MODULE(_refusal, m) {
       .def_prop_ro("model_type",
                    [](const PyClassifier& c) { return c.get().engine().config().model_type; })
       .def_prop_ro("threads", [](const PyClassifier& c) { return c.get().engine().threads(); })
-      .def_prop_ro("dtype", [](const PyClassifier& c) {
-        return std::string(refusal::dtype_name(c.get().engine().dtype()));
-      })
+      .def_prop_ro("dtype",
+                   [](const PyClassifier& c) {
+                     return std::string(refusal::dtype_name(c.get().engine().dtype()));
+                   })
       .def_prop_ro("isa", [](const PyClassifier& c) { return c.get().engine().isa(); })
       .def_prop_ro("parameter_count",
                    [](const PyClassifier& c) { return c.get().engine().parameter_count(); })
       .def_prop_ro("max_tokens",
                    [](const PyClassifier& c) { return c.get().engine().config().max_tokens(); })
-      .def_prop_ro("model_folder", [](const PyClassifier& c) {
-        return c.get().engine().files().folder.string();
-      });
+      .def_prop_ro("model_folder",
+                   [](const PyClassifier& c) { return c.get().engine().files().folder.string(); });
 
   m.def(
       "no_refusal_light",
@@ -422,7 +373,6 @@ NB_MODULE(_refusal, m) {
 
   m.def("classify_file", &classify_file, "input"_a, "output"_a, "model"_a, "field"_a,
         "input_format"_a, "output_format"_a, "preset"_a, "threshold"_a.none(), "match"_a,
-        "long_text"_a, "max_length"_a.none(), "stride"_a, "explain"_a, "raw_scores"_a,
-        "resume"_a, "threads"_a, "dtype"_a, "batch_size"_a, "chunk_rows"_a, "progress"_a,
-        "punkt_dir"_a);
+        "long_text"_a, "max_length"_a.none(), "stride"_a, "explain"_a, "raw_scores"_a, "resume"_a,
+        "threads"_a, "dtype"_a, "batch_size"_a, "chunk_rows"_a, "progress"_a, "punkt_dir"_a);
 }

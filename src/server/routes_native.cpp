@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/utf8.h"
+#include "io/verdict_record.h"
 #include "refusal/model.h"
 #include "refusal/scanner_rules.h"
 #include "server/json_text.h"
@@ -51,8 +52,8 @@ struct NativeRequest {
 std::optional<std::string> parse_request(const ordered_json& body, NativeRequest& r,
                                          std::size_t max_texts) {
   if (!body.is_object()) return "the body must be a JSON object";
-  static const std::vector<std::string> known = {"texts", "text", "preset", "threshold",
-                                                 "match", "long", "max_length", "stride",
+  static const std::vector<std::string> known = {"texts",   "text",       "preset",     "threshold",
+                                                 "match",   "long",       "max_length", "stride",
                                                  "explain", "raw_scores", "sentences"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
@@ -117,33 +118,6 @@ std::optional<std::string> parse_request(const ordered_json& body, NativeRequest
 }
 
 }  // namespace
-
-ordered_json verdict_record(const Verdict& v, const ModelConfig& config, bool llm_guard,
-                            bool raw_scores, bool explain) {
-  ordered_json r;
-  r["label"] = v.label;
-  r["score"] = v.score;
-  ordered_json scores = ordered_json::object();
-  for (std::size_t i = 0; i < v.scores.size(); ++i) scores[config.labels[i]] = v.scores[i];
-  r["scores"] = scores;
-  r["refusal"] = v.refusal;
-  if (llm_guard) {
-    r["is_valid"] = v.is_valid;
-    r["risk_score"] = v.risk_score;
-  }
-  r["truncated"] = v.truncated;
-  if (raw_scores) r["logits"] = v.logits;
-  if (explain) {
-    r["explain"] = {{"text", v.evidence.text},
-                    {"start", v.evidence.char_begin},
-                    {"end", v.evidence.char_end},
-                    {"segment", v.evidence.segment},
-                    {"window", v.evidence.window},
-                    {"segments", v.segments},
-                    {"windows", v.windows}};
-  }
-  return r;
-}
 
 void Server::Impl::register_native_routes(httplib::Server& svr) {
   svr.Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) {
@@ -241,7 +215,7 @@ void Server::Impl::register_native_routes(httplib::Server& svr) {
       if (!out.errors[i].empty()) {
         rec["error"] = out.errors[i];
       } else {
-        rec.update(verdict_record(out.verdicts[i], mc, lg, r.raw_scores, r.explain));
+        rec.update(io::verdict_record(out.verdicts[i], mc, {lg, r.raw_scores, r.explain}));
       }
       if (r.sentences) {
         ordered_json list = ordered_json::array();

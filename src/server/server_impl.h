@@ -66,8 +66,7 @@ struct Server::Impl {
 
   // Classifies through the cache and the batcher; waits up to the request timeout.
   Outcome classify(const std::shared_ptr<const Classifier>& classifier,
-                   std::vector<std::string> texts,
-                   std::chrono::steady_clock::time_point deadline);
+                   std::vector<std::string> texts, std::chrono::steady_clock::time_point deadline);
   // Token ids straight to the engine (TEI), cached under `cache_keys`.
   Outcome run_ids(std::vector<std::vector<std::int32_t>> ids, std::vector<std::string> cache_keys,
                   std::chrono::steady_clock::time_point deadline);
@@ -89,9 +88,5 @@ void set_json(httplib::Response& res, int status, const std::string& body);
 // The web page and the OpenAPI document.
 const std::string& web_page_html();
 std::string openapi_json(const ServerConfig& config);
-
-// The JSON record `refusal classify` writes for a verdict (its result fields).
-nlohmann::ordered_json verdict_record(const Verdict& v, const ModelConfig& config,
-                                      bool llm_guard, bool raw_scores, bool explain);
 
 }  // namespace refusal::server
