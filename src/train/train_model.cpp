@@ -29,8 +29,8 @@ void blas_single_threaded() {
 template <typename Fn>
 void parallel_ranges(base::ThreadPool& pool, size_t n, size_t min_chunk, Fn&& fn) {
   if (n == 0) return;
-  const size_t parts = std::max<size_t>(
-      1, std::min<size_t>(static_cast<size_t>(pool.threads()) * 2, n / std::max<size_t>(1, min_chunk)));
+  const size_t parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(pool.threads()) * 2,
+                                                            n / std::max<size_t>(1, min_chunk)));
   const size_t chunk = (n + parts - 1) / parts;
   pool.parallel_for(parts, [&](size_t p) {
     const size_t b = p * chunk, e = std::min(n, b + chunk);
@@ -147,7 +147,8 @@ std::uint64_t splitmix(std::uint64_t x) {
 void dropout_mask(const DropoutSpec& d, std::uint64_t site, std::uint64_t index, float p,
                   float* mask, size_t n) {
   const float keep_scale = 1.0f / (1.0f - p);
-  std::uint64_t base = splitmix(splitmix(splitmix(d.seed) ^ d.key) ^ site) ^ (index * 0x632be59bd9b4e019ULL);
+  std::uint64_t base =
+      splitmix(splitmix(splitmix(d.seed) ^ d.key) ^ site) ^ (index * 0x632be59bd9b4e019ULL);
   for (size_t i = 0; i < n; ++i) {
     const std::uint64_t r = splitmix(base + i);
     const float u = static_cast<float>(r >> 40) * (1.0f / 16777216.0f);
@@ -181,7 +182,8 @@ TrainConfig load_train_config(const std::filesystem::path& path) {
     throw Error(path.string() + ": training supports hidden_act \"gelu\" only, not \"" +
                 c.model.hidden_act + "\"");
   }
-  if (c.model.multi_label()) throw Error(path.string() + ": training supports single-label models only");
+  if (c.model.multi_label())
+    throw Error(path.string() + ": training supports single-label models only");
   return c;
 }
 
@@ -263,8 +265,8 @@ std::vector<std::string> load_params(Params& params,
     }
     if (v == nullptr) throw Error("missing tensor '" + file_name + "' in the model's weights");
     if (v->shape != t.shape) {
-      throw Error(v->file.string() + ": tensor '" + file_name + "' has shape " +
-                  v->shape_string() + ", not what config.json implies");
+      throw Error(v->file.string() + ": tensor '" + file_name + "' has shape " + v->shape_string() +
+                  ", not what config.json implies");
     }
     std::vector<float> owned;
     const auto f = model::as_float(*v, owned);
@@ -319,7 +321,7 @@ struct TrainModel::Acts {
   };
   std::vector<std::vector<float>> xs;  // xs[l]: input of layer l; xs[L]: the encoder's output
   std::vector<LayerActs> layers;
-  std::vector<size_t> prob_offset;     // per (seq, head): offset into probs
+  std::vector<size_t> prob_offset;  // per (seq, head): offset into probs
   std::vector<float> cls, cls_mask, cls_d, dense_t, dense_mask, dense_d, logits, softmax;
   std::vector<int> labels;
   std::vector<float> sample_weight;  // class weight of each label / Σ weights
@@ -386,13 +388,16 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
         const float* pr = posw + static_cast<size_t>(a.positions[r]) * H;
         for (size_t j = 0; j < H; ++j) x[r * H + j] = wr[j] + pr[j] + type[j];
       }
-      ln_fwd(x + r0 * H, r1 - r0, H, g, b, eps, a.emb_xhat.data() + r0 * H,
-             a.emb_rstd.data() + r0, x + r0 * H);
+      ln_fwd(x + r0 * H, r1 - r0, H, g, b, eps, a.emb_xhat.data() + r0 * H, a.emb_rstd.data() + r0,
+             x + r0 * H);
     });
     if (use_drop(config_.hidden_dropout)) {
       a.emb_mask.resize(T * H);
+      // One mask draw per row (index = row), so the split of rows over threads changes nothing.
       parallel_ranges(pool, T, 16, [&](size_t r0, size_t r1) {
-        dropout_mask(dropout, 1, r0, config_.hidden_dropout, a.emb_mask.data() + r0 * H, (r1 - r0) * H);
+        for (size_t r = r0; r < r1; ++r) {
+          dropout_mask(dropout, 1, r, config_.hidden_dropout, a.emb_mask.data() + r * H, H);
+        }
       });
       for (size_t i = 0; i < T * H; ++i) x[i] *= a.emb_mask[i];
     }
@@ -556,7 +561,8 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
       for (size_t j = 1; j < C; ++j) mx = std::max(mx, static_cast<double>(lg[j]));
       double sum = 0;
       for (size_t j = 0; j < C; ++j) sum += std::exp(lg[j] - mx);
-      for (size_t j = 0; j < C; ++j) a.softmax[s * C + j] = static_cast<float>(std::exp(lg[j] - mx) / sum);
+      for (size_t j = 0; j < C; ++j)
+        a.softmax[s * C + j] = static_cast<float>(std::exp(lg[j] - mx) / sum);
       nll[s] = -(lg[y] - mx - std::log(sum));
       const double w = class_weights.empty() ? 1.0 : class_weights[static_cast<size_t>(y)];
       wsum += w;
@@ -631,9 +637,9 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
     if (hdrop) {
       for (size_t i = 0; i < T * H; ++i) dz[i] *= la.out_mask[i];
     }
-    linear_bwd(pool, T, H, F, la.inter_act.data(), F, P.ptr(p0 + ".output.dense.weight"),
-               dz.data(), H, G(p0 + ".output.dense.weight"), G(p0 + ".output.dense.bias"),
-               dinter.data(), F, false);
+    linear_bwd(pool, T, H, F, la.inter_act.data(), F, P.ptr(p0 + ".output.dense.weight"), dz.data(),
+               H, G(p0 + ".output.dense.weight"), G(p0 + ".output.dense.bias"), dinter.data(), F,
+               false);
     parallel_ranges(pool, T * F, 4096, [&](size_t i0, size_t i1) {
       for (size_t i = i0; i < i1; ++i) dinter[i] *= gelu_grad(la.inter_pre[i]);
     });
@@ -643,7 +649,8 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
     // Attention output LayerNorm.
     ln_bwd(pool, T, H, dh1.data(), la.ln1_xhat.data(), la.ln1_rstd.data(),
            P.ptr(p0 + ".attention.output.LayerNorm.weight"), dz.data(),
-           G(p0 + ".attention.output.LayerNorm.weight"), G(p0 + ".attention.output.LayerNorm.bias"));
+           G(p0 + ".attention.output.LayerNorm.weight"),
+           G(p0 + ".attention.output.LayerNorm.bias"));
     dx = dz;  // residual into the layer input
     if (a.dropout && !la.ao_mask.empty()) {
       for (size_t i = 0; i < T * H; ++i) dz[i] *= la.ao_mask[i];
@@ -675,8 +682,8 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
       // dV = Pdᵀ dC; dPd = dC Vᵀ.
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ci(len), ci(D), ci(len), 1.0f, pv,
                   ci(len), dc, ci(H), 0.0f, dv, ci(3 * H));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci(len), ci(len), ci(D), 1.0f, dc,
-                  ci(H), v, ci(3 * H), 0.0f, dp.data(), ci(len));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci(len), ci(len), ci(D), 1.0f, dc, ci(H),
+                  v, ci(3 * H), 0.0f, dp.data(), ci(len));
       if (adrop) {
         const float* m = la.attn_mask.data() + a.prob_offset[task];
         for (size_t i = 0; i < len * len; ++i) dp[i] *= m[i];
@@ -684,7 +691,8 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
       // Softmax: dS = P ∘ (dP − rowsum(dP ∘ P)).
       for (size_t i = 0; i < len; ++i) {
         double dot = 0;
-        for (size_t j = 0; j < len; ++j) dot += static_cast<double>(dp[i * len + j]) * pr[i * len + j];
+        for (size_t j = 0; j < len; ++j)
+          dot += static_cast<double>(dp[i * len + j]) * pr[i * len + j];
         for (size_t j = 0; j < len; ++j) {
           dp[i * len + j] = pr[i * len + j] * (dp[i * len + j] - static_cast<float>(dot));
         }
@@ -696,7 +704,8 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
                   dp.data(), ci(len), q, ci(3 * H), 0.0f, dk, ci(3 * H));
     });
     const float* x = a.xs[l].data();
-    const char* names[3] = {".attention.self.query", ".attention.self.key", ".attention.self.value"};
+    const char* names[3] = {".attention.self.query", ".attention.self.key",
+                            ".attention.self.value"};
     for (size_t p = 0; p < 3; ++p) {
       linear_bwd(pool, T, H, H, x, H, P.ptr(p0 + names[p] + ".weight"), dqkv.data() + p * H, 3 * H,
                  G(p0 + names[p] + ".weight"), G(p0 + names[p] + ".bias"), dx.data(), H, true);

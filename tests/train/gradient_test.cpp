@@ -90,6 +90,42 @@ TEST_P(GradientTest, EveryTensorMatchesAutograd) {
   }
 }
 
+// With dropout on, the masks are drawn per (seed, key, site, index), never per thread: the
+// loss and the gradients agree on any thread count (to rounding), so a run can resume on
+// another machine.
+TEST(Dropout, SameMasksOnEveryThreadCount) {
+  std::ifstream in(kVectors / "grad_vectors.json");
+  const auto j = nlohmann::json::parse(in);
+  const auto seqs = j["sequences"].get<std::vector<std::vector<std::int32_t>>>();
+  const auto labels = j["labels"].get<std::vector<int>>();
+  const DropoutSpec dropout{.enabled = true, .seed = 42, .key = 3};
+  double want_loss = 0;
+  std::vector<float> want_grad;
+  for (int threads : {1, 2, 3, 4}) {
+    base::ThreadPool pool(threads);
+    TrainModel m = load_tiny();
+    const auto r = m.forward(seqs, labels, {}, dropout, pool);
+    std::vector<float> grad(m.params().data.size(), 0.0f);
+    m.backward(1.0f, grad, pool);
+    if (want_grad.empty()) {
+      want_loss = r.loss;
+      want_grad = grad;
+      TrainModel plain = load_tiny();
+      EXPECT_NE(plain.forward(seqs, labels, {}, {}, pool).loss, r.loss) << "dropout had no effect";
+    } else {
+      // Not bit-equal: some sums are split by thread. A different mask would move the loss by
+      // ~1e-2 and the gradients by far more than this.
+      EXPECT_NEAR(r.loss, want_loss, 1e-6) << threads << " threads";
+      double diff = 0, norm = 0;
+      for (std::size_t i = 0; i < grad.size(); ++i) {
+        diff += (static_cast<double>(grad[i]) - want_grad[i]) * (grad[i] - want_grad[i]);
+        norm += static_cast<double>(want_grad[i]) * want_grad[i];
+      }
+      EXPECT_LE(std::sqrt(diff / norm), 1e-5) << threads << " threads";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, GradientTest,
                          ::testing::Values(GradCase{"tiny-roberta-f32", "grad_vectors", "plain"},
                                            GradCase{"tiny-roberta-f32", "grad_vectors", "weighted"},
