@@ -13,6 +13,7 @@ Command add_bench_command(CLI::App& app);
 Command add_classify_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
+Command add_pack_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
 Command add_train_command(CLI::App& app);

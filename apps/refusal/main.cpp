@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   add(refusal::app::add_eval_command);
   add(refusal::app::add_bench_command);
   add(refusal::app::add_info_command);
+  add(refusal::app::add_pack_command);
   add(refusal::app::add_serve_command);
   add(refusal::app::add_tokenize_command);
   add(refusal::app::add_train_command);

@@ -28,7 +28,20 @@ struct EngineOptions {
   // cgroup CPU quota), not the machine's core count.
   int threads = 0;
   DType dtype = DType::kFp32;
+  // Stored packed weights (`refusal pack`): when the model folder holds
+  // refusal-packed-DTYPE.bin for this dtype, the encoder's packed weights are memory-mapped from
+  // it instead of being packed (and quantized) from model.safetensors again, with bit-identical
+  // results. A file that does not match the model (stale fingerprint, other shapes, format or
+  // layout version, damaged or truncated) is an error naming the file and the field, never used
+  // and never silently skipped. false: always pack at load, ignore any stored file.
+  bool packed_weights = true;
+  // Another place for the stored file; when set, it must exist.
+  std::filesystem::path packed_weights_file;
 };
+
+// Where `refusal pack` stores, and Engine::load looks for, the packed weights of a model for a
+// dtype: FOLDER/refusal-packed-DTYPE.bin, FOLDER the folder of config.json.
+std::filesystem::path packed_weights_path(const ModelFiles& files, DType dtype);
 
 // One text's result.
 struct Classification {
@@ -60,6 +73,12 @@ class Engine {
   std::int64_t parameter_count() const;
   // The dtype of each weights file's tensors, e.g. {"F32"} or {"F16"}.
   std::vector<std::string> weight_dtypes() const;
+  // The stored packed weights this engine maps, or empty when it packed them at load.
+  const std::filesystem::path& packed_weights_file() const;
+  // Stores this engine's packed encoder weights (its dtype) in `path` (empty:
+  // packed_weights_path(files(), dtype())), for later loads to map; returns the path written.
+  // Throws refusal::Error if the file cannot be written.
+  std::filesystem::path save_packed_weights(const std::filesystem::path& path = {}) const;
 
   // Classifies a batch of token-id sequences (each with its <s> ... </s> or [CLS] ... [SEP], no
   // padding; BERT token types are all 0). The

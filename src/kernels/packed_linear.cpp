@@ -95,10 +95,16 @@ void PackedLinear::FreeAligned::operator()(unsigned char* p) const {
   ::operator delete[](p, std::align_val_t(kAlign));
 }
 
-PackedLinear::PackedLinear(const float* w, const float* bias, std::size_t n, std::size_t k,
-                           Precision p)
-    : n_(n), k_(k), precision_(p), isa_(active_isa()) {
-  if (w == nullptr || n == 0 || k == 0) {
+namespace {
+// Byte offsets in the packed bytes: weights, then bias, then (int8) scales and column sums.
+std::size_t weight_bytes_of(std::size_t n_pad, std::size_t groups) {
+  return n_pad / kPanel * groups * kGroupBytes;
+}
+std::size_t vec_bytes_of(std::size_t n_pad) { return round_up(n_pad * 4, kAlign); }
+}  // namespace
+
+void PackedLinear::init_shape(std::size_t n, std::size_t k, Precision p) {
+  if (n == 0 || k == 0) {
     throw Error("PackedLinear: empty weight (n=" + std::to_string(n) +
                 ", k=" + std::to_string(k) + ")");
   }
@@ -106,17 +112,61 @@ PackedLinear::PackedLinear(const float* w, const float* bias, std::size_t n, std
   n_pad_ = round_up(n, kPanel);
   groups_ = (k + kg - 1) / kg;
   kernel_ = choose(p, isa_);
+  packed_bytes_ = packed_size(n, k, p);
+}
+
+void PackedLinear::point_into(const unsigned char* base) {
+  const std::size_t weight_bytes = weight_bytes_of(n_pad_, groups_);
+  const std::size_t vec_bytes = vec_bytes_of(n_pad_);
+  data_ = base;
+  bias_ = reinterpret_cast<const float*>(base + weight_bytes);
+  if (precision_ == Precision::kInt8) {
+    wscale_ = reinterpret_cast<const float*>(base + weight_bytes + vec_bytes);
+    colsum_ = reinterpret_cast<const std::int32_t*>(base + weight_bytes + 2 * vec_bytes);
+  }
+}
+
+std::size_t PackedLinear::packed_size(std::size_t n, std::size_t k, Precision p) {
+  const std::size_t kg = k_per_group(p);
+  const std::size_t n_pad = round_up(n, kPanel);
+  return weight_bytes_of(n_pad, (k + kg - 1) / kg) +
+         vec_bytes_of(n_pad) * (p == Precision::kInt8 ? 3 : 1);
+}
+
+PackedLinear::PackedLinear(std::shared_ptr<const void> owner, const unsigned char* packed,
+                           std::size_t bytes, std::size_t n, std::size_t k, Precision p)
+    : n_(n), k_(k), precision_(p), isa_(active_isa()) {
+  init_shape(n, k, p);
+  if (packed == nullptr || bytes != packed_bytes_) {
+    throw Error("PackedLinear: " + std::to_string(bytes) +
+                " packed bytes for n=" + std::to_string(n) + ", k=" + std::to_string(k) + " " +
+                precision_name(p) + ", expected " + std::to_string(packed_bytes_));
+  }
+  if (reinterpret_cast<std::uintptr_t>(packed) % kAlign != 0) {
+    throw Error("PackedLinear: packed bytes not 64-byte aligned");
+  }
+  owner_ = std::move(owner);
+  point_into(packed);
+}
+
+PackedLinear::PackedLinear(const float* w, const float* bias, std::size_t n, std::size_t k,
+                           Precision p)
+    : n_(n), k_(k), precision_(p), isa_(active_isa()) {
+  if (w == nullptr) {
+    throw Error("PackedLinear: empty weight (n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+                ")");
+  }
+  init_shape(n, k, p);
+  const std::size_t kg = k_per_group(p);
 
   // One allocation: weights, bias, then (int8) scales and column sums, each n_pad long.
-  const std::size_t weight_bytes = n_pad_ / kPanel * groups_ * kGroupBytes;
-  const std::size_t vec_bytes = round_up(n_pad_ * 4, kAlign);
-  packed_bytes_ = weight_bytes + vec_bytes * (p == Precision::kInt8 ? 3 : 1);
+  const std::size_t weight_bytes = weight_bytes_of(n_pad_, groups_);
+  const std::size_t vec_bytes = vec_bytes_of(n_pad_);
   packed_.reset(new (std::align_val_t(kAlign)) unsigned char[packed_bytes_]);
   unsigned char* base = packed_.get();
   std::memset(base, 0, packed_bytes_);  // zero padding: extra columns and k values add nothing
   auto* b = reinterpret_cast<float*>(base + weight_bytes);
   if (bias != nullptr) std::copy(bias, bias + n, b);
-  bias_ = b;
 
   auto dst = [&](std::size_t c, std::size_t kk) {  // byte offset of W[c, kk] in the panels
     const std::size_t elem = 4 / kg;
@@ -155,9 +205,8 @@ PackedLinear::PackedLinear(const float* w, const float* bias, std::size_t n, std
       scale[c] = s;
       colsum[c] = sum;
     }
-    wscale_ = scale;
-    colsum_ = colsum;
   }
+  point_into(base);
 }
 
 std::size_t PackedLinear::bytes() const { return packed_bytes_; }
@@ -242,7 +291,7 @@ void PackedLinear::compute(const float* x, std::size_t ldx, const void* scratch,
                 std::to_string(kPanel) + ") or bad output");
   }
   detail::GemmArgs g{};
-  g.w = packed_.get();
+  g.w = data_;
   g.groups = groups_;
   g.bias = bias_;
   g.wscale = wscale_;

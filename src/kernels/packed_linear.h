@@ -44,6 +44,23 @@ class PackedLinear {
   PackedLinear() = default;
   // bias may be null. Throws refusal::Error on empty shapes or a null weight.
   PackedLinear(const float* w, const float* bias, std::size_t n, std::size_t k, Precision p);
+  // Borrows weights packed earlier (the packed_data() of a PackedLinear of the same n, k and
+  // precision, e.g. memory-mapped from a file) instead of packing: nothing is copied or
+  // quantized. `owner` keeps `packed` alive and readable for as long as this object (and any
+  // object moved from it) lives. Throws refusal::Error if the size is not packed_size(n, k, p)
+  // or the bytes are not 64-byte aligned.
+  PackedLinear(std::shared_ptr<const void> owner, const unsigned char* packed, std::size_t bytes,
+               std::size_t n, std::size_t k, Precision p);
+
+  // Version of the packed layout (panels, bias, scales, column sums): changes whenever the bytes
+  // packed_data() gives for the same weights change, so stored packed weights can be checked.
+  static constexpr std::uint32_t layout_version() { return 1; }
+  // Size of the packed bytes for an [n, k] weight in precision p.
+  static std::size_t packed_size(std::size_t n, std::size_t k, Precision p);
+  // The packed bytes (weights, bias, then for int8 scales and column sums): the same on every
+  // CPU, whatever kernel runs them. Empty for a default-constructed object.
+  const unsigned char* packed_data() const { return data_; }
+  bool borrowed() const { return owner_ != nullptr; }
 
   std::size_t n() const { return n_; }
   std::size_t k() const { return k_; }
@@ -75,6 +92,8 @@ class PackedLinear {
   struct FreeAligned {
     void operator()(unsigned char* p) const;
   };
+  void init_shape(std::size_t n, std::size_t k, Precision p);  // n_pad_, groups_, kernel_, sizes
+  void point_into(const unsigned char* base);                  // data_, bias_, wscale_, colsum_
 
   std::size_t n_ = 0;
   std::size_t k_ = 0;
@@ -84,6 +103,8 @@ class PackedLinear {
   Isa isa_ = Isa::kReference;
   detail::GemmFn kernel_ = nullptr;
   std::unique_ptr<unsigned char[], FreeAligned> packed_;  // weights, then bias, scales, sums
+  std::shared_ptr<const void> owner_;                     // set instead of packed_ when borrowing
+  const unsigned char* data_ = nullptr;                   // packed_.get() or the borrowed bytes
   std::size_t packed_bytes_ = 0;
   const float* bias_ = nullptr;
   const float* wscale_ = nullptr;

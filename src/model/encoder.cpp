@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/kernels.h"
+#include "refusal/error.h"
 
 namespace refusal::model {
 namespace {
@@ -93,6 +94,34 @@ EncoderRuntime::EncoderRuntime(const ModelConfig& config, const EncoderWeights& 
                               precision)};
     layers_.push_back(std::move(packed));
     if (packed_layer) packed_layer(layers_.size() - 1);
+  }
+}
+
+EncoderRuntime::EncoderRuntime(const ModelConfig& config, const EncoderWeights& weights,
+                               kernels::Precision precision, std::vector<PackedLayer> layers)
+    : config_(config), weights_(weights), precision_(precision), layers_(std::move(layers)) {
+  const size_t h = static_cast<size_t>(config.hidden_size);
+  const size_t f = static_cast<size_t>(config.intermediate_size);
+  if (layers_.size() != static_cast<size_t>(config.num_hidden_layers)) {
+    throw Error("packed encoder: " + std::to_string(layers_.size()) + " layers, config.json says " +
+                std::to_string(config.num_hidden_layers));
+  }
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const auto& p = layers_[l];
+    const struct {
+      const kernels::PackedLinear* w;
+      size_t n, k;
+    } want[] = {
+        {&p.qkv, 3 * h, h}, {&p.attention_out, h, h}, {&p.intermediate, f, h}, {&p.output, h, f}};
+    for (const auto& m : want) {
+      if (m.w->n() != m.n || m.w->k() != m.k || m.w->precision() != precision) {
+        throw Error("packed encoder: layer " + std::to_string(l) + " has a [" +
+                    std::to_string(m.w->n()) + ", " + std::to_string(m.w->k()) + "] " +
+                    kernels::precision_name(m.w->precision()) + " matrix where [" +
+                    std::to_string(m.n) + ", " + std::to_string(m.k) + "] " +
+                    kernels::precision_name(precision) + " is expected");
+      }
+    }
   }
 }
 

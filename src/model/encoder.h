@@ -21,11 +21,20 @@ namespace refusal::model {
 // to the weights the rest of the model reads as they are (embeddings, LayerNorms, head).
 class EncoderRuntime {
  public:
+  struct PackedLayer {
+    kernels::PackedLinear qkv, attention_out, intermediate, output;
+  };
+
   // `packed(l)` is called once layer l is packed, so its source can be released at once and
   // loading never holds two copies of the encoder.
   EncoderRuntime(const ModelConfig& config, const EncoderWeights& weights,
                  kernels::Precision precision,
                  const std::function<void(std::size_t)>& packed = nullptr);
+  // Takes layers packed earlier (e.g. borrowed from a stored file, see model/packed_store.h);
+  // the encoder matrices of `weights` are not read. Throws refusal::Error if the layer count,
+  // a shape or a precision does not match `config`.
+  EncoderRuntime(const ModelConfig& config, const EncoderWeights& weights,
+                 kernels::Precision precision, std::vector<PackedLayer> layers);
 
   // Logits, [sequences × labels] row-major. Ids must already be checked (in vocabulary,
   // 1 ≤ length ≤ max_tokens). Thread-safe; each calling thread reuses its own activations.
@@ -34,12 +43,9 @@ class EncoderRuntime {
 
   std::size_t packed_bytes() const;
   kernels::Precision precision() const { return precision_; }
+  const std::vector<PackedLayer>& layers() const { return layers_; }
 
  private:
-  struct PackedLayer {
-    kernels::PackedLinear qkv, attention_out, intermediate, output;
-  };
-
   void linear(base::ThreadPool& pool, const kernels::PackedLinear& w, std::size_t rows,
               const float* x, std::size_t ldx, float* y, std::size_t ldy,
               std::vector<std::byte>& scratch) const;

@@ -9,6 +9,7 @@
 #include "base/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "model/encoder.h"
+#include "model/packed_store.h"
 #include "model/weights.h"
 #include "refusal/error.h"
 
@@ -39,7 +40,22 @@ struct Engine::Impl {
   std::unique_ptr<model::WeightStore> store;
   std::unique_ptr<model::EncoderRuntime> runtime;
   std::unique_ptr<base::ThreadPool> pool;
+  std::filesystem::path packed_file;  // the stored packed weights mapped, if any
 };
+
+namespace {
+
+kernels::Precision precision_of(DType dtype) {
+  return dtype == DType::kBf16   ? kernels::Precision::kBf16
+         : dtype == DType::kInt8 ? kernels::Precision::kInt8
+                                 : kernels::Precision::kFp32;
+}
+
+}  // namespace
+
+std::filesystem::path packed_weights_path(const ModelFiles& files, DType dtype) {
+  return files.folder / model::packed_file_name(precision_of(dtype));
+}
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::Engine(Engine&&) noexcept = default;
@@ -58,15 +74,29 @@ Engine Engine::load(const ModelFiles& files, const EngineOptions& options) {
   impl->files = files;
   impl->dtype = options.dtype;
   impl->config = load_model_config(files.config);
-  impl->store = std::make_unique<model::WeightStore>(impl->config, files.weights);
-  const auto precision = options.dtype == DType::kBf16   ? kernels::Precision::kBf16
-                         : options.dtype == DType::kInt8 ? kernels::Precision::kInt8
-                                                         : kernels::Precision::kFp32;
-  impl->runtime =
-      std::make_unique<model::EncoderRuntime>(impl->config, impl->store->weights(), precision,
-                                              [&](std::size_t layer) {
-                                                impl->store->release_encoder_matrices(layer);
-                                              });
+  const auto precision = precision_of(options.dtype);
+  if (options.packed_weights) {
+    std::filesystem::path stored = options.packed_weights_file;
+    if (stored.empty()) {
+      stored = packed_weights_path(files, options.dtype);
+      std::error_code ec;
+      if (!std::filesystem::exists(stored, ec)) stored.clear();
+    }
+    impl->packed_file = stored;
+  }
+  if (!impl->packed_file.empty()) {
+    // The encoder's matrices come from the stored file: safetensors only for the rest.
+    impl->store = std::make_unique<model::WeightStore>(impl->config, files.weights, true, false);
+    auto layers = model::read_packed_encoder(impl->packed_file, impl->config,
+                                             model::fingerprint_weights(files.weights), precision);
+    impl->runtime = std::make_unique<model::EncoderRuntime>(impl->config, impl->store->weights(),
+                                                            precision, std::move(layers));
+  } else {
+    impl->store = std::make_unique<model::WeightStore>(impl->config, files.weights);
+    impl->runtime = std::make_unique<model::EncoderRuntime>(
+        impl->config, impl->store->weights(), precision,
+        [&](std::size_t layer) { impl->store->release_encoder_matrices(layer); });
+  }
   const int threads = options.threads > 0 ? options.threads : base::usable_cpus();
   impl->pool = std::make_unique<base::ThreadPool>(threads);
   return Engine(std::move(impl));
@@ -79,6 +109,14 @@ DType Engine::dtype() const { return impl_->dtype; }
 std::string Engine::isa() const { return kernels::isa_name(); }
 std::int64_t Engine::parameter_count() const { return impl_->store->parameter_count(); }
 std::vector<std::string> Engine::weight_dtypes() const { return impl_->store->dtypes(); }
+const std::filesystem::path& Engine::packed_weights_file() const { return impl_->packed_file; }
+
+std::filesystem::path Engine::save_packed_weights(const std::filesystem::path& path) const {
+  const auto target = path.empty() ? packed_weights_path(impl_->files, impl_->dtype) : path;
+  model::write_packed_encoder(target, impl_->config,
+                              model::fingerprint_weights(impl_->files.weights), *impl_->runtime);
+  return target;
+}
 
 std::vector<float> Engine::probabilities(std::span<const float> logits) const {
   std::vector<float> p(logits.begin(), logits.end());

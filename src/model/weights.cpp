@@ -47,7 +47,7 @@ TensorLayout detect_layout(const ModelConfig& config, const TensorSet& tensors) 
 }
 
 std::span<const float> WeightStore::bind(const std::string& canonical,
-                                         std::vector<std::int64_t> shape) {
+                                         std::vector<std::int64_t> shape, bool read) {
   const std::string name = layout_.file_name(config_, canonical);
   const TensorView* t = tensors_.find(name);
   if (t == nullptr) throw Error("missing tensor '" + name + "' in " + files_text_);
@@ -56,6 +56,14 @@ std::span<const float> WeightStore::bind(const std::string& canonical,
                 ", but config.json implies " + shape_text(shape));
   }
   bound_.insert(name);
+  if (!read) {
+    if (t->dtype != DType::F32 && t->dtype != DType::F16 && t->dtype != DType::BF16) {
+      throw Error(t->file.string() + ": tensor '" + name + "': dtype " + dtype_name(t->dtype) +
+                  " is not a weight dtype (F32, F16 or BF16 expected)");
+    }
+    parameters_ += t->numel();
+    return {};
+  }
   converted_.emplace_back();
   auto view = as_float(*t, converted_.back());
   parameters_ += t->numel();
@@ -94,7 +102,7 @@ void WeightStore::release_encoder_matrices(std::size_t index) {
 }
 
 WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem::path>& files,
-                         bool require_head)
+                         bool require_head, bool encoder_matrices)
     : tensors_(files), config_(c), layout_(detect_layout(c, tensors_)) {
   for (const auto& f : files) files_text_ += (files_text_.empty() ? "" : ", ") + f.string();
   const auto& scheme = c.scheme();
@@ -112,8 +120,10 @@ WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem
   auto norm = [&](const std::string& prefix) {
     return LayerNormWeights{bind(prefix + ".weight", {h}), bind(prefix + ".bias", {h})};
   };
-  auto linear = [&](const std::string& prefix, std::int64_t out, std::int64_t in) {
-    return LinearWeights{bind(prefix + ".weight", {out, in}), bind(prefix + ".bias", {out})};
+  auto linear = [&](const std::string& prefix, std::int64_t out, std::int64_t in,
+                    bool read_weight = true) {
+    return LinearWeights{bind(prefix + ".weight", {out, in}, read_weight),
+                         bind(prefix + ".bias", {out})};
   };
 
   auto& w = weights_;
@@ -127,13 +137,14 @@ WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = base + "encoder.layer." + std::to_string(i);
     EncoderLayerWeights layer;
-    layer.query = linear(p + ".attention.self.query", h, h);
-    layer.key = linear(p + ".attention.self.key", h, h);
-    layer.value = linear(p + ".attention.self.value", h, h);
-    layer.attention_out = linear(p + ".attention.output.dense", h, h);
+    const bool m = encoder_matrices;
+    layer.query = linear(p + ".attention.self.query", h, h, m);
+    layer.key = linear(p + ".attention.self.key", h, h, m);
+    layer.value = linear(p + ".attention.self.value", h, h, m);
+    layer.attention_out = linear(p + ".attention.output.dense", h, h, m);
     layer.attention_norm = norm(p + ".attention.output.LayerNorm");
-    layer.intermediate = linear(p + ".intermediate.dense", ffn, h);
-    layer.output = linear(p + ".output.dense", h, ffn);
+    layer.intermediate = linear(p + ".intermediate.dense", ffn, h, m);
+    layer.output = linear(p + ".output.dense", h, ffn, m);
     layer.output_norm = norm(p + ".output.LayerNorm");
     w.layers.push_back(layer);
   }

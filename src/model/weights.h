@@ -58,8 +58,11 @@ class WeightStore {
  public:
   // With require_head, a model without the classification head is refused with an error that
   // says to fine-tune it; without, such a model loads with has_head false.
+  // Without encoder_matrices, the encoder layers' weight matrices are checked (present, right
+  // shape) but not read or converted, and their spans stay empty: for an encoder whose packed
+  // weights come from elsewhere (model/packed_store.h).
   WeightStore(const ModelConfig& config, const std::vector<std::filesystem::path>& files,
-              bool require_head = true);
+              bool require_head = true, bool encoder_matrices = true);
 
   const EncoderWeights& weights() const { return weights_; }
   std::int64_t parameter_count() const { return parameters_; }
@@ -71,7 +74,8 @@ class WeightStore {
   void release_encoder_matrices(std::size_t layer);
 
  private:
-  std::span<const float> bind(const std::string& name, std::vector<std::int64_t> shape);
+  std::span<const float> bind(const std::string& name, std::vector<std::int64_t> shape,
+                              bool read = true);
   void release(std::span<const float>& view);
 
   TensorSet tensors_;
