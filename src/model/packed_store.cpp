@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -29,55 +30,27 @@ constexpr size_t kMatrixEntry = 32;
 constexpr size_t kAlign = 64;
 constexpr uint64_t kMiB = 1 << 20;
 
-// A 64-bit hash over 8-byte words (not cryptographic: it detects a changed model or a damaged
-// header, it does not resist tampering).
+// CRC-32 (zlib's) of what is added: it detects a changed model or a damaged header; it does
+// not resist tampering.
 class Hasher {
  public:
   void add(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    total_ += n;
-    while (n > 0) {
-      if (fill_ == 0 && n >= 8) {
-        uint64_t w;
-        std::memcpy(&w, p, 8);
-        mix(w);
-        p += 8;
-        n -= 8;
-        continue;
-      }
-      buf_[fill_++] = *p++;
-      --n;
-      if (fill_ == 8) {
-        uint64_t w;
-        std::memcpy(&w, buf_.data(), 8);
-        mix(w);
-        fill_ = 0;
-      }
+    const auto* p = static_cast<const Bytef*>(data);
+    while (n > 0) {  // crc32 takes a uInt length
+      const auto chunk = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+      crc_ = crc32(crc_, p, chunk);
+      p += chunk;
+      n -= chunk;
     }
   }
   template <typename T>
   void add_value(const T& v) {
     add(&v, sizeof v);
   }
-  uint64_t finish() const {
-    uint64_t h = h_;
-    uint64_t w = 0;
-    std::memcpy(&w, buf_.data(), fill_);
-    h = (h ^ (w * 0x9E3779B97F4A7C15ull) ^ total_) * 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 31;
-    h *= 0x94D049BB133111EBull;
-    return h ^ (h >> 29);
-  }
+  uint64_t finish() const { return crc_; }
 
  private:
-  void mix(uint64_t w) {
-    h_ ^= w * 0x9E3779B97F4A7C15ull;
-    h_ = ((h_ << 29) | (h_ >> 35)) * 0xBF58476D1CE4E5B9ull;
-  }
-  uint64_t h_ = 0x243F6A8885A308D3ull;
-  uint64_t total_ = 0;
-  std::array<unsigned char, 8> buf_{};
-  size_t fill_ = 0;
+  uLong crc_ = crc32(0L, Z_NULL, 0);
 };
 
 uint64_t round_up(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }

@@ -12,11 +12,11 @@
 //          24  u64      header bytes (up to and including the checksum below)
 //          32  u64      file bytes (the whole file)
 //          40  u64      source bytes: total size of the model's safetensors files
-//          48  u64      source hash: over each file's name, size, safetensors header, first and
+//          48  u64      source hash: CRC-32 over each file's name, size, safetensors header, first and
 //                       last MiB
 //          56  u32 × 4  layers, hidden size, intermediate size, 0
 //          72  per matrix: u64 n, u64 k, u64 offset, u64 bytes
-//              u64      checksum of every header byte before it
+//              u64      CRC-32 of every header byte before it
 //   then each matrix's packed bytes at its offset, a multiple of 64.
 //
 // Reading checks everything in the header (magic, versions, checksum, file size, dtype, source
