@@ -28,8 +28,7 @@ void Histogram::observe(double v) {
   ++count_;
 }
 
-void Histogram::render(const std::string& name, const std::string& labels,
-                       std::string& out) const {
+void Histogram::render(const std::string& name, const std::string& labels, std::string& out) const {
   const std::string sep = labels.empty() ? "" : ",";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i <= bounds_.size(); ++i) {
@@ -88,53 +87,55 @@ void Metrics::rejected_full() {
   ++queue_full_;
 }
 
+namespace {
+
+// The # HELP and # TYPE lines of one metric.
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+// A metric with one unlabelled value.
+void scalar(std::string& out, const char* name, const char* type, const char* help,
+            std::size_t value) {
+  header(out, name, type, help);
+  out += std::string(name) + " " + std::to_string(value) + "\n";
+}
+
+}  // namespace
+
 std::string Metrics::render() const {
   std::lock_guard lock(mu_);
   std::string out;
-  out += "# HELP refusal_requests_total HTTP requests answered, by route and status code.\n";
-  out += "# TYPE refusal_requests_total counter\n";
+  header(out, "refusal_requests_total", "counter",
+         "HTTP requests answered, by route and status code.");
   for (const auto& [key, n] : requests_) {
     out += "refusal_requests_total{route=\"" + key.first + "\",code=\"" +
            std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
   }
-  out += "# HELP refusal_request_duration_seconds Time from the first byte of a request to its "
-         "response, by route.\n";
-  out += "# TYPE refusal_request_duration_seconds histogram\n";
+  header(out, "refusal_request_duration_seconds", "histogram",
+         "Time from the first byte of a request to its response, by route.");
   for (const auto& [route, h] : latency_) {
     h.render("refusal_request_duration_seconds", "route=\"" + route + "\"", out);
   }
-  out += "# HELP refusal_batch_size Texts per dynamic batch sent to the model.\n";
-  out += "# TYPE refusal_batch_size histogram\n";
+  header(out, "refusal_batch_size", "histogram", "Texts per dynamic batch sent to the model.");
   batch_size_.render("refusal_batch_size", "", out);
-  out += "# HELP refusal_batch_duration_seconds Model time per dynamic batch.\n";
-  out += "# TYPE refusal_batch_duration_seconds histogram\n";
+  header(out, "refusal_batch_duration_seconds", "histogram", "Model time per dynamic batch.");
   batch_seconds_.render("refusal_batch_duration_seconds", "", out);
-  out += "# HELP refusal_batches_total Dynamic batches sent to the model.\n";
-  out += "# TYPE refusal_batches_total counter\n";
-  out += "refusal_batches_total " + std::to_string(batches_) + "\n";
-  out += "# HELP refusal_texts_total Texts classified by the model (cache misses).\n";
-  out += "# TYPE refusal_texts_total counter\n";
-  out += "refusal_texts_total " + std::to_string(texts_) + "\n";
-  out += "# HELP refusal_tokens_total Tokens of the deciding model inputs of classified texts.\n";
-  out += "# TYPE refusal_tokens_total counter\n";
-  out += "refusal_tokens_total " + std::to_string(tokens_) + "\n";
-  out += "# HELP refusal_queue_depth Texts waiting for the model now.\n";
-  out += "# TYPE refusal_queue_depth gauge\n";
-  out += "refusal_queue_depth " + std::to_string(queue_depth_) + "\n";
-  out += "# HELP refusal_queue_depth_max Most texts that waited at once.\n";
-  out += "# TYPE refusal_queue_depth_max gauge\n";
-  out += "refusal_queue_depth_max " + std::to_string(queue_depth_max_) + "\n";
-  out += "# HELP refusal_queue_full_total Requests refused with 429 because the queue was full.\n";
-  out += "# TYPE refusal_queue_full_total counter\n";
-  out += "refusal_queue_full_total " + std::to_string(queue_full_) + "\n";
-  out += "# HELP refusal_cache_hits_total Texts answered from the result cache.\n";
-  out += "# TYPE refusal_cache_hits_total counter\n";
-  out += "refusal_cache_hits_total " + std::to_string(cache_hits_) + "\n";
-  out += "# HELP refusal_cache_misses_total Texts not in the result cache.\n";
-  out += "# TYPE refusal_cache_misses_total counter\n";
-  out += "refusal_cache_misses_total " + std::to_string(cache_misses_) + "\n";
-  out += "# HELP refusal_errors_total Requests that failed, by kind.\n";
-  out += "# TYPE refusal_errors_total counter\n";
+  scalar(out, "refusal_batches_total", "counter", "Dynamic batches sent to the model.", batches_);
+  scalar(out, "refusal_texts_total", "counter", "Texts classified by the model (cache misses).",
+         texts_);
+  scalar(out, "refusal_tokens_total", "counter",
+         "Tokens of the deciding model inputs of classified texts.", tokens_);
+  scalar(out, "refusal_queue_depth", "gauge", "Texts waiting for the model now.", queue_depth_);
+  scalar(out, "refusal_queue_depth_max", "gauge", "Most texts that waited at once.",
+         queue_depth_max_);
+  scalar(out, "refusal_queue_full_total", "counter",
+         "Requests refused with 429 because the queue was full.", queue_full_);
+  scalar(out, "refusal_cache_hits_total", "counter", "Texts answered from the result cache.",
+         cache_hits_);
+  scalar(out, "refusal_cache_misses_total", "counter", "Texts not in the result cache.",
+         cache_misses_);
+  header(out, "refusal_errors_total", "counter", "Requests that failed, by kind.");
   for (const auto& [kind, n] : errors_) {
     out += "refusal_errors_total{kind=\"" + kind + "\"} " + std::to_string(n) + "\n";
   }
