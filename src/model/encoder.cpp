@@ -44,7 +44,6 @@ struct Workspace {
   std::vector<float> x, qkv, context, tmp, inter;
   std::vector<std::byte> scratch;
   std::vector<size_t> start;
-  std::vector<float> logits;
   // Per pool thread (ThreadPool::worker_index()), sized before each parallel region.
   std::vector<std::vector<std::int32_t>> positions;
   std::vector<std::vector<float>> attention;
