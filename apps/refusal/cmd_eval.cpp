@@ -62,17 +62,14 @@ std::vector<double> model_scores(const Classifier& classifier, const eval::Datas
     const std::size_t end = std::min(data.rows.size(), begin + batch_size);
     std::vector<std::string_view> texts;
     for (std::size_t i = begin; i < end; ++i) texts.push_back(data.rows[i].text);
-    try {
-      const auto verdicts = classifier.classify(texts);
-      for (std::size_t i = begin; i < end; ++i) scores[i] = verdicts[i - begin].score;
-    } catch (const Error&) {
-      for (std::size_t i = begin; i < end; ++i) {
-        try {
-          scores[i] = classifier.classify({&texts[i - begin], 1})[0].score;
-        } catch (const Error& e) {
-          std::fprintf(stderr, "refusal: %s:%zu: not scored: %s\n", data.rows[i].file.c_str(),
-                       data.rows[i].line, e.what());
-        }
+    const auto results = classifier.classify_each(texts);
+    for (std::size_t i = begin; i < end; ++i) {
+      const TextResult& r = results[i - begin];
+      if (r.ok()) {
+        scores[i] = r.verdict.score;
+      } else {
+        std::fprintf(stderr, "refusal: %s:%zu: not scored: %s\n", data.rows[i].file.c_str(),
+                     data.rows[i].line, r.error.c_str());
       }
     }
     if (end == data.rows.size() || (isatty(2) && (end / batch_size) % 16 == 0)) {
@@ -88,10 +85,10 @@ int run_eval(const EvalArgs& a) {
   const std::string model =
       a.model.empty() && a.baselines.empty() ? default_model_path().string() : a.model;
   ClassifierOptions options;
-  options.match = a.match == "sentence" ? MatchMode::kSentence : MatchMode::kFull;
-  options.long_text = a.long_text == "windows" ? LongTextMode::kWindows : LongTextMode::kTruncate;
+  options.match = parse_match_mode(a.match);
+  options.long_text = parse_long_text_mode(a.long_text);
   options.threshold = a.threshold;
-  options.max_length = a.max_length.value_or(0);
+  options.max_length = a.max_length;
 
   std::unique_ptr<Classifier> classifier;
   if (!model.empty()) {

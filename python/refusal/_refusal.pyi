@@ -32,11 +32,18 @@ class Verdict:
     risk_score: float
 
 class Classifier:
-    def __init__(self, model: str, threads: int = 0, dtype: str = "fp32", max_length: int = 0,
-                 stride: int = 0, threshold: float = 0.5, match: str = "full",
-                 long_text: str = "truncate", llm_guard: bool = False,
+    def __init__(self, model: str, threads: int = 0, dtype: str = "fp32",
+                 max_length: Optional[int] = None, stride: int = 0,
+                 threshold: Optional[float] = None, match: str = "full",
+                 long_text: str = "truncate", preset: str = "default",
                  batch_tokens: int = 8192, punkt_dir: str = "") -> None: ...
     def classify(self, texts: Union[str, Iterable[str]]) -> List[Verdict]: ...
+    def records(self, texts: Union[str, Iterable[str]], explain: bool = False,
+                raw_scores: bool = False, errors: bool = False) -> List[dict[str, Any]]: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def max_length(self) -> int: ...
     def arrays(self, texts: Union[str, Iterable[str]]) -> Tuple[np.ndarray, np.ndarray]: ...
     @property
     def labels(self) -> List[str]: ...
@@ -65,8 +72,23 @@ def no_refusal_light(output: str) -> Tuple[bool, float, List[str]]: ...
 def no_refusal_light_phrases() -> List[str]: ...
 def calculate_risk_score(score: float, threshold: float) -> float: ...
 def split_sentences(text: str, punkt_dir: str) -> List[str]: ...
-def classify_file(input: str, output: str, model: str, field: str, input_format: str,
-                  output_format: str, preset: str, threshold: Optional[float], match: str,
-                  long_text: str, max_length: Optional[int], stride: int, explain: bool,
-                  raw_scores: bool, resume: bool, threads: int, dtype: str, batch_size: int,
-                  chunk_rows: int, progress: str, punkt_dir: str) -> dict[str, Any]: ...
+class FileJobOptions:
+    texts: List[str]
+    input: str
+    field: str
+    input_format: str
+    output: str
+    output_format: str
+    explain: bool
+    raw_scores: bool
+    resume: bool
+    batch_size: int
+    chunk_rows: int
+    progress: str
+    def __init__(self) -> None: ...
+
+def check_file_job(job: FileJobOptions) -> None: ...
+def classify_file(model: str, threads: int, dtype: str, preset: str,
+                  threshold: Optional[float], match: str, long_text: str,
+                  max_length: Optional[int], stride: int, punkt_dir: str,
+                  job: FileJobOptions) -> dict[str, Any]: ...

@@ -78,9 +78,19 @@ def classify_file(
     model_path = "" if preset == "keywords" else model_or_default(model)
     if os.fspath(output) == "-":
         sys.stdout.flush()
+    job = _refusal.FileJobOptions()
+    job.input = os.fspath(input)
+    job.output = os.fspath(output)
+    job.field = field
+    job.input_format = input_format
+    job.output_format = output_format
+    job.explain = bool(explain)
+    job.raw_scores = bool(raw_scores)
+    job.resume = bool(resume)
+    job.batch_size = int(batch_size)
+    job.chunk_rows = int(chunk_rows)
+    job.progress = progress
     counts = _refusal.classify_file(
-        os.fspath(input), os.fspath(output), model_path, field, input_format, output_format,
-        preset, threshold, match, long_text, max_length, int(stride), bool(explain),
-        bool(raw_scores), bool(resume), int(threads), dtype, int(batch_size), int(chunk_rows),
-        progress, punkt_dir() if match == "sentence" else "")
+        model_path, int(threads), dtype, preset, threshold, match, long_text, max_length,
+        int(stride), punkt_dir() if match == "sentence" else "", job)
     return JobCounts(counts["rows"], counts["resumed"], counts["written"], counts["errors"])

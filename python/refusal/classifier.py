@@ -111,15 +111,9 @@ class Classifier:
         preset: Preset = "default",
         batch_tokens: int = 8192,
     ) -> None:
-        if preset not in ("default", "llm-guard"):
-            raise RefusalError(f"preset: {preset!r} is not 'default' or 'llm-guard'")
-        llm_guard = preset == "llm-guard"
-        if threshold is None:
-            threshold = 0.75 if llm_guard else 0.5
-        if max_length is None:
-            max_length = 128 if llm_guard else 0
-        elif max_length < 3:
-            raise RefusalError(f"max_length: {max_length} is below 3")
+        if preset == "keywords":
+            raise RefusalError("preset: 'keywords' needs no model: use "
+                               "refusal.llm_guard.NoRefusalLight")
         if stride < 0:
             raise RefusalError(f"stride: {stride} is negative")
         self._preset: Preset = preset
@@ -128,17 +122,16 @@ class Classifier:
             self._model,
             threads=int(threads),
             dtype=str(dtype),
-            max_length=int(max_length),
+            max_length=None if max_length is None else int(max_length),
             stride=int(stride),
-            threshold=float(threshold),
+            threshold=None if threshold is None else float(threshold),
             match=str(match),
             long_text=str(long_text),
-            llm_guard=llm_guard,
+            preset=str(preset),
             batch_tokens=int(batch_tokens),
             punkt_dir=punkt_dir() if match == "sentence" else "",
         )
         self._labels: List[str] = list(self._core.labels)
-        self._threshold = float(threshold)
 
     # ---- what was loaded ----
 
@@ -176,7 +169,13 @@ class Classifier:
 
     @property
     def threshold(self) -> float:
-        return self._threshold
+        """``refusal`` is ``score > threshold`` (the preset's unless given)."""
+        return self._core.threshold
+
+    @property
+    def max_length(self) -> int:
+        """Tokens per model input, special tokens included (the preset's or the model's)."""
+        return self._core.max_length
 
     def __repr__(self) -> str:
         return (f"refusal.Classifier(model={self._model!r}, labels={self._labels}, "
@@ -222,29 +221,8 @@ class Classifier:
 
         A str gives one dict, any other iterable of str a list.
         """
-        verdicts = self._core.classify(texts)
-        llm_guard = self._preset == "llm-guard"
-        out: List[Prediction] = []
-        for v in verdicts:
-            r: Dict[str, Any] = {
-                "label": v.label,
-                "score": v.score,
-                "scores": {name: p for name, p in zip(self._labels, v.scores)},
-                "refusal": v.refusal,
-            }
-            if llm_guard:
-                r["is_valid"] = v.is_valid
-                r["risk_score"] = v.risk_score
-            r["truncated"] = v.truncated
-            if raw_scores:
-                r["logits"] = list(v.logits)
-            if explain:
-                e = v.evidence
-                r["explain"] = {"text": e.text, "start": e.char_begin, "end": e.char_end,
-                                "segment": e.segment, "window": e.window,
-                                "segments": v.segments, "windows": v.windows}
-            out.append(r)  # type: ignore[arg-type]
-        return out[0] if isinstance(texts, str) else out
+        records = self._core.records(texts, explain=explain, raw_scores=raw_scores)
+        return records[0] if isinstance(texts, str) else records  # type: ignore[return-value]
 
     def is_refusal(self, texts: Texts) -> Union[bool, List[bool]]:
         """``score > threshold`` for each text (a str gives one bool)."""

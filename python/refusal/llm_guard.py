@@ -66,12 +66,14 @@ class NoRefusal:
             and ``pipeline_kwargs["max_length"]`` are used), or None for the bundled default
             model. LLM Guard's own default is ``ProtectAI/distilroberta-base-rejection-v1``:
             pass that hub id (in the local cache) or its folder for LLM Guard's verdicts.
-        threshold: an output is invalid when a score exceeds it (default 0.75, LLM Guard's).
+        threshold: an output is invalid when a score exceeds it (default: the llm-guard
+            preset's, 0.75, LLM Guard's).
         match_type: ``"full"`` (default) or ``"sentence"``, or a ``MatchType`` (this module's or
             LLM Guard's).
         use_onnx: accepted for compatibility and ignored (the C++ engine runs either way).
         threads, dtype: as for :class:`refusal.Classifier`.
-        max_length: tokens per model input (default 128, as LLM Guard's pipeline).
+        max_length: tokens per model input (default: the model's ``pipeline_kwargs``, else the
+            llm-guard preset's 128, as LLM Guard's pipeline).
 
     ``scan`` gives exactly LLM Guard's results: scores are the REJECTION probability (or
     1 - the NORMAL one) rounded to 2 decimals, the first sentence over the threshold decides
@@ -83,7 +85,7 @@ class NoRefusal:
         self,
         *,
         model: Any = None,
-        threshold: float = 0.75,
+        threshold: Optional[float] = None,
         match_type: Union[MatchType, str, Any] = MatchType.FULL,
         use_onnx: bool = False,
         threads: int = 0,
@@ -91,13 +93,12 @@ class NoRefusal:
         max_length: Optional[int] = None,
     ) -> None:
         path, model_max_length = _model_args(model)
-        self._threshold = threshold
         self._match_type = MatchType(_match_value(match_type))
         self._classifier = Classifier(
             path,
             threads=threads,
             dtype=dtype,
-            max_length=max_length or model_max_length or 128,
+            max_length=max_length or model_max_length,
             threshold=threshold,
             match=self._match_type.value,
             preset="llm-guard",

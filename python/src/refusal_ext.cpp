@@ -22,11 +22,11 @@
 #include <vector>
 
 #include "base/data_files.h"
-#include "io/batch_job.h"
 #include "io/verdict_record.h"
 #include "refusal/classifier.h"
 #include "refusal/engine.h"
 #include "refusal/error.h"
+#include "refusal/job.h"
 #include "refusal/model.h"
 #include "refusal/scanner_rules.h"
 #include "refusal/version.h"
@@ -85,16 +85,34 @@ std::vector<std::string_view> views(const std::vector<std::string>& texts) {
   return {texts.begin(), texts.end()};
 }
 
-refusal::MatchMode parse_match(const std::string& match) {
-  if (match == "full") return refusal::MatchMode::kFull;
-  if (match == "sentence") return refusal::MatchMode::kSentence;
-  throw refusal::Error("match: '" + match + "' is not 'full' or 'sentence'");
-}
-
-refusal::LongTextMode parse_long(const std::string& mode) {
-  if (mode == "truncate") return refusal::LongTextMode::kTruncate;
-  if (mode == "windows") return refusal::LongTextMode::kWindows;
-  throw refusal::Error("long_text: '" + mode + "' is not 'truncate' or 'windows'");
+// A JSON value of a record (io::verdict_record) as the Python object json.loads would give.
+nb::object to_python(const ordered_json& j) {
+  switch (j.type()) {
+    case ordered_json::value_t::null:
+      return nb::none();
+    case ordered_json::value_t::boolean:
+      return nb::bool_(j.get<bool>());
+    case ordered_json::value_t::number_integer:
+      return nb::int_(j.get<std::int64_t>());
+    case ordered_json::value_t::number_unsigned:
+      return nb::int_(j.get<std::uint64_t>());
+    case ordered_json::value_t::number_float:
+      return nb::float_(j.get<double>());
+    case ordered_json::value_t::string:
+      return nb::str(j.get_ref<const std::string&>().c_str(), j.get_ref<const std::string&>().size());
+    case ordered_json::value_t::array: {
+      nb::list list;
+      for (const auto& item : j) list.append(to_python(item));
+      return list;
+    }
+    case ordered_json::value_t::object: {
+      nb::dict dict;
+      for (auto it = j.begin(); it != j.end(); ++it) dict[nb::str(it.key().c_str())] = to_python(*it);
+      return dict;
+    }
+    default:
+      throw refusal::Error("record: unexpected JSON value");
+  }
 }
 
 // One loaded model with its classifier options: refusal::Classifier, shared by every Python
@@ -102,18 +120,18 @@ refusal::LongTextMode parse_long(const std::string& mode) {
 class PyClassifier {
  public:
   PyClassifier(const std::string& model, int threads, const std::string& dtype,
-               std::size_t max_length, std::size_t stride, double threshold,
-               const std::string& match, const std::string& long_text, bool llm_guard,
-               std::size_t batch_tokens, const std::string& punkt_dir) {
+               std::optional<std::size_t> max_length, std::size_t stride,
+               std::optional<double> threshold, const std::string& match,
+               const std::string& long_text, const std::string& preset, std::size_t batch_tokens,
+               const std::string& punkt_dir) {
     if (threads < 0) throw refusal::Error("threads: " + std::to_string(threads) + " is negative");
-    if (batch_tokens == 0) throw refusal::Error("batch_tokens: must be at least 1");
     refusal::ClassifierOptions options;
-    options.match = parse_match(match);
-    options.long_text = parse_long(long_text);
+    options.preset = refusal::parse_preset(preset);
+    options.match = refusal::parse_match_mode(match);
+    options.long_text = refusal::parse_long_text_mode(long_text);
     options.max_length = max_length;
     options.stride = stride;
     options.threshold = threshold;
-    options.llm_guard = llm_guard;
     options.batch_tokens = batch_tokens;
     options.punkt_dir = punkt_dir;
     const refusal::EngineOptions engine{.threads = threads, .dtype = refusal::parse_dtype(dtype)};
@@ -129,6 +147,34 @@ class PyClassifier {
     const auto v = views(texts);
     nb::gil_scoped_release release;
     return classifier_->classify(v);
+  }
+
+  // `refusal classify`'s result fields for each text (io::verdict_record), as dicts. With
+  // `errors`, a text that cannot be classified gets {"error": message} and the others their
+  // records; without, the first such text raises RefusalError.
+  nb::list records(nb::handle texts_obj, bool explain, bool raw_scores, bool errors) const {
+    const auto texts = to_texts(texts_obj);
+    const auto v = views(texts);
+    const refusal::io::RecordFields fields{classifier_->options().llm_guard(), raw_scores,
+                                           explain};
+    std::vector<ordered_json> records;
+    {
+      nb::gil_scoped_release release;
+      const auto& config = classifier_->engine().config();
+      if (errors) {
+        for (const auto& r : classifier_->classify_each(v)) {
+          records.push_back(r.ok() ? refusal::io::verdict_record(r.verdict, config, fields)
+                                   : ordered_json{{"error", r.error}});
+        }
+      } else {
+        for (const auto& verdict : classifier_->classify(v)) {
+          records.push_back(refusal::io::verdict_record(verdict, config, fields));
+        }
+      }
+    }
+    nb::list out;
+    for (const auto& r : records) out.append(to_python(r));
+    return out;
   }
 
   // (probabilities, logits) of each text's deciding segment, float32 [n, labels]. A text that
@@ -165,101 +211,28 @@ class PyClassifier {
   std::unique_ptr<refusal::Classifier> classifier_;
 };
 
-// ---- classify_file: `refusal classify --input ... --output ...`, as the CLI runs it ----
+// ---- classify_file: `refusal classify --input ... --output ...`, the same library job ----
 
-nb::dict classify_file(const std::string& input, const std::string& output,
-                       const std::string& model, const std::string& field,
-                       const std::string& input_format, const std::string& output_format,
+nb::dict classify_file(const std::string& model, int threads, const std::string& dtype,
                        const std::string& preset, std::optional<double> threshold,
                        const std::string& match, const std::string& long_text,
-                       std::optional<std::size_t> max_length, std::size_t stride, bool explain,
-                       bool raw_scores, bool resume, int threads, const std::string& dtype,
-                       std::size_t batch_size, std::size_t chunk_rows, const std::string& progress,
-                       const std::string& punkt_dir) {
+                       std::optional<std::size_t> max_length, std::size_t stride,
+                       const std::string& punkt_dir, const refusal::FileJobOptions& job) {
   using namespace refusal;
-  if (preset != "default" && preset != "llm-guard" && preset != "keywords") {
-    throw Error("preset: '" + preset + "' is not 'default', 'llm-guard' or 'keywords'");
-  }
-  if (progress != "auto" && progress != "always" && progress != "never") {
-    throw Error("progress: '" + progress + "' is not 'auto', 'always' or 'never'");
-  }
-  if (threshold && !(*threshold >= 0.0 && *threshold <= 1.0)) {
-    throw Error("threshold: " + std::to_string(*threshold) + " is not in [0, 1]");
-  }
-  if (max_length && (*max_length < 3 || *max_length > 100000)) {
-    throw Error("max_length: " + std::to_string(*max_length) + " is not in [3, 100000]");
-  }
-  if (batch_size < 1 || batch_size > 4096) throw Error("batch_size: not in [1, 4096]");
-  if (chunk_rows < 1 || chunk_rows > (1u << 20)) throw Error("chunk_rows: not in [1, 1048576]");
   if (threads < 0) throw Error("threads: " + std::to_string(threads) + " is negative");
-  const bool keywords = preset == "keywords";
-  const bool llm_guard = preset == "llm-guard";
-  if (input.empty()) throw Error("input: a file name (or - for stdin) is needed");
-  if (resume && output == "-") throw Error("resume needs an output file");
-  if (input != "-" && output != "-" && io::same_file(input, output)) {
-    throw Error("output " + output + " is the input file: it would be overwritten");
-  }
-
   ClassifierOptions options;
-  options.match = parse_match(match);
-  options.long_text = parse_long(long_text);
-  options.llm_guard = llm_guard;
-  options.threshold = threshold.value_or(llm_guard ? kNoRefusalDefaultThreshold : 0.5);
-  options.max_length = max_length.value_or(llm_guard ? 128 : 0);
+  options.preset = parse_preset(preset);
+  options.match = parse_match_mode(match);
+  options.long_text = parse_long_text_mode(long_text);
+  options.threshold = threshold;
+  options.max_length = max_length;
   options.stride = stride;
   options.punkt_dir = punkt_dir;
   const EngineOptions engine{.threads = threads, .dtype = parse_dtype(dtype)};
-
-  io::JobCounts counts;
+  JobCounts counts;
   {
     nb::gil_scoped_release release;
-    std::unique_ptr<Classifier> classifier;
-    if (!keywords) {
-      if (model.empty()) throw Error("classify_file: no model given");
-      classifier = std::make_unique<Classifier>(Classifier::load(model, engine, options));
-    }
-    io::ReaderOptions reader_options;
-    reader_options.field = field;
-    reader_options.format =
-        input_format == "auto" ? io::InputFormat::automatic : io::parse_input_format(input_format);
-    auto reader = io::open_row_reader(input, reader_options);
-    const auto out_format = io::parse_output_format(output_format);
-    const io::RecordFields fields{llm_guard, raw_scores, explain};
-    auto writer = io::make_writer(out_format, io::record_columns(fields, keywords));
-    io::OutputFile out(output, out_format, resume);
-
-    io::JobOptions job;
-    job.batch_size = batch_size;
-    job.chunk_rows = chunk_rows;
-    job.progress = progress == "always"  ? io::ProgressMode::always
-                   : progress == "never" ? io::ProgressMode::never
-                                         : io::ProgressMode::automatic;
-    const ModelConfig* config = classifier ? &classifier->engine().config() : nullptr;
-    auto classify_batch = [&](std::span<const std::string_view> texts) {
-      std::vector<ordered_json> results;
-      if (keywords) {
-        for (auto t : texts) results.push_back(io::keyword_record(t));
-        return results;
-      }
-      try {
-        for (const auto& v : classifier->classify(texts)) {
-          results.push_back(io::verdict_record(v, *config, fields));
-        }
-      } catch (const Error&) {
-        // Find the row that failed: every other row still gets its verdict.
-        results.clear();
-        for (auto t : texts) {
-          try {
-            results.push_back(
-                io::verdict_record(classifier->classify({&t, 1})[0], *config, fields));
-          } catch (const Error& e) {
-            results.push_back({{"error", e.what()}});
-          }
-        }
-      }
-      return results;
-    };
-    counts = io::run_batch_job(*reader, *writer, out, job, classify_batch);
+    counts = refusal::classify_file(model, engine, options, job);
   }
   nb::dict d;
   d["rows"] = counts.rows;
@@ -320,12 +293,18 @@ NB_MODULE(_refusal, m) {
 
   nb::class_<PyClassifier>(m, "Classifier")
       .def(
-          nb::init<const std::string&, int, const std::string&, std::size_t, std::size_t, double,
-                   const std::string&, const std::string&, bool, std::size_t, const std::string&>(),
-          "model"_a, "threads"_a = 0, "dtype"_a = "fp32", "max_length"_a = 0, "stride"_a = 0,
-          "threshold"_a = 0.5, "match"_a = "full", "long_text"_a = "truncate",
-          "llm_guard"_a = false, "batch_tokens"_a = 8192, "punkt_dir"_a = "")
+          nb::init<const std::string&, int, const std::string&, std::optional<std::size_t>,
+                   std::size_t, std::optional<double>, const std::string&, const std::string&,
+                   const std::string&, std::size_t, const std::string&>(),
+          "model"_a, "threads"_a = 0, "dtype"_a = "fp32", "max_length"_a.none() = nb::none(),
+          "stride"_a = 0, "threshold"_a.none() = nb::none(), "match"_a = "full",
+          "long_text"_a = "truncate", "preset"_a = "default", "batch_tokens"_a = 8192,
+          "punkt_dir"_a = "")
       .def("classify", &PyClassifier::classify, "texts"_a.none())
+      .def("records", &PyClassifier::records, "texts"_a.none(), "explain"_a = false,
+           "raw_scores"_a = false, "errors"_a = false)
+      .def_prop_ro("threshold", [](const PyClassifier& c) { return c.get().threshold(); })
+      .def_prop_ro("max_length", [](const PyClassifier& c) { return c.get().max_length(); })
       .def("arrays", &PyClassifier::arrays, "texts"_a.none())
       .def_prop_ro("labels", [](const PyClassifier& c) { return c.get().engine().config().labels; })
       .def_prop_ro("refusal_label", [](const PyClassifier& c) { return c.get().refusal_label(); })
@@ -371,8 +350,22 @@ NB_MODULE(_refusal, m) {
       },
       "text"_a, "punkt_dir"_a);
 
-  m.def("classify_file", &classify_file, "input"_a, "output"_a, "model"_a, "field"_a,
-        "input_format"_a, "output_format"_a, "preset"_a, "threshold"_a.none(), "match"_a,
-        "long_text"_a, "max_length"_a.none(), "stride"_a, "explain"_a, "raw_scores"_a, "resume"_a,
-        "threads"_a, "dtype"_a, "batch_size"_a, "chunk_rows"_a, "progress"_a, "punkt_dir"_a);
+  nb::class_<refusal::FileJobOptions>(m, "FileJobOptions")
+      .def(nb::init<>())
+      .def_rw("texts", &refusal::FileJobOptions::texts)
+      .def_rw("input", &refusal::FileJobOptions::input)
+      .def_rw("field", &refusal::FileJobOptions::field)
+      .def_rw("input_format", &refusal::FileJobOptions::input_format)
+      .def_rw("output", &refusal::FileJobOptions::output)
+      .def_rw("output_format", &refusal::FileJobOptions::output_format)
+      .def_rw("explain", &refusal::FileJobOptions::explain)
+      .def_rw("raw_scores", &refusal::FileJobOptions::raw_scores)
+      .def_rw("resume", &refusal::FileJobOptions::resume)
+      .def_rw("batch_size", &refusal::FileJobOptions::batch_size)
+      .def_rw("chunk_rows", &refusal::FileJobOptions::chunk_rows)
+      .def_rw("progress", &refusal::FileJobOptions::progress);
+  m.def("check_file_job", &refusal::check_file_job, "job"_a);
+  m.def("classify_file", &classify_file, "model"_a, "threads"_a, "dtype"_a, "preset"_a,
+        "threshold"_a.none(), "match"_a, "long_text"_a, "max_length"_a.none(), "stride"_a,
+        "punkt_dir"_a, "job"_a);
 }

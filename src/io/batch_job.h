@@ -13,6 +13,7 @@
 #include "io/progress.h"
 #include "io/record_writer.h"
 #include "io/row_reader.h"
+#include "refusal/job.h"
 
 namespace refusal::io {
 
@@ -37,13 +38,8 @@ struct JobOptions {
   int progress_fd = 2;
 };
 
-struct JobCounts {
-  std::size_t rows = 0;     // input rows in all
-  std::size_t resumed = 0;  // rows already in the output (--resume), not written again
-  std::size_t written = 0;  // records written by this run
-  std::size_t errors = 0;   // bad rows: input errors (all rows) and classifier errors (written)
-  std::size_t ok() const { return rows - errors; }
-};
+// What a job did (rows, resumed, written, errors): refusal::JobCounts, the public name.
+using JobCounts = refusal::JobCounts;
 
 // Runs the whole job: every input row becomes exactly one output record, in input order. With
 // an output opened for resume, the rows it already holds are read but not written again. Throws

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "base/data_files.h"
+#include "base/each_or_error.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
 
@@ -68,7 +69,52 @@ std::string slice_code_points(std::string_view text, std::size_t begin, std::siz
   return std::string(text.substr(b, e - b));
 }
 
+template <class Enum, std::size_t N>
+Enum parse_name(std::string_view what, std::string_view name,
+                const std::pair<std::string_view, Enum> (&names)[N]) {
+  std::string accepted;
+  for (const auto& [n, value] : names) {
+    if (n == name) return value;
+    accepted += (accepted.empty() ? "'" : ", '") + std::string(n) + "'";
+  }
+  throw Error(std::string(what) + ": '" + std::string(name) + "' is not one of " + accepted);
+}
+
+template <class Enum, std::size_t N>
+std::string_view name_of(Enum value, const std::pair<std::string_view, Enum> (&names)[N]) {
+  for (const auto& [n, v] : names) {
+    if (v == value) return n;
+  }
+  return "?";
+}
+
+constexpr std::pair<std::string_view, Preset> kPresets[] = {
+    {"default", Preset::kDefault}, {"llm-guard", Preset::kLlmGuard}, {"keywords", Preset::kKeywords}};
+constexpr std::pair<std::string_view, MatchMode> kMatchModes[] = {{"full", MatchMode::kFull},
+                                                                  {"sentence", MatchMode::kSentence}};
+constexpr std::pair<std::string_view, LongTextMode> kLongTextModes[] = {
+    {"truncate", LongTextMode::kTruncate}, {"windows", LongTextMode::kWindows}};
+
 }  // namespace
+
+Preset parse_preset(std::string_view name) { return parse_name("preset", name, kPresets); }
+std::string_view preset_name(Preset preset) { return name_of(preset, kPresets); }
+MatchMode parse_match_mode(std::string_view name) { return parse_name("match", name, kMatchModes); }
+std::string_view match_mode_name(MatchMode mode) { return name_of(mode, kMatchModes); }
+LongTextMode parse_long_text_mode(std::string_view name) {
+  return parse_name("long", name, kLongTextModes);
+}
+std::string_view long_text_mode_name(LongTextMode mode) { return name_of(mode, kLongTextModes); }
+
+double preset_threshold(Preset preset) {
+  return preset == Preset::kLlmGuard ? kNoRefusalDefaultThreshold : 0.5;
+}
+
+std::optional<std::size_t> preset_max_length(Preset preset) {
+  // LLM Guard's NoRefusal runs its pipeline with max_length=128, truncation=True.
+  if (preset == Preset::kLlmGuard) return 128;
+  return std::nullopt;
+}
 
 struct Classifier::Impl {
   std::shared_ptr<const Engine> engine;
@@ -76,6 +122,7 @@ struct Classifier::Impl {
   ClassifierOptions options;
   std::size_t max_length = 512;
   std::size_t stride = 128;
+  double threshold = 0.5;
   int refusal_label = 1;
   std::optional<PunktParameters> punkt;
 };
@@ -90,14 +137,18 @@ Classifier Classifier::load(const std::string& model, const EngineOptions& engin
 Classifier::Classifier(std::shared_ptr<const Engine> engine, Tokenizer tokenizer,
                        ClassifierOptions options)
     : impl_(std::make_unique<Impl>(Impl{std::move(engine), std::move(tokenizer),
-                                        std::move(options), 512, 128, 1, std::nullopt})) {
+                                        std::move(options), 512, 128, 0.5, 1, std::nullopt})) {
   auto& m = *impl_;
+  if (m.options.preset == Preset::kKeywords) {
+    throw Error("preset: 'keywords' needs no model (NoRefusalLight: no_refusal_light)");
+  }
   const auto model_limit = static_cast<std::size_t>(m.engine->config().max_tokens());
-  m.max_length = m.options.max_length ? m.options.max_length
-                                      : std::min(m.tokenizer.model_max_length(), model_limit);
-  if (m.max_length < 3) throw Error("max length: " + std::to_string(m.max_length) + " is below 3");
+  const auto asked = m.options.max_length ? m.options.max_length
+                                          : preset_max_length(m.options.preset);
+  m.max_length = asked ? *asked : std::min(m.tokenizer.model_max_length(), model_limit);
+  if (m.max_length < 3) throw Error("max_length: " + std::to_string(m.max_length) + " is below 3");
   if (m.max_length > model_limit) {
-    throw Error("max length: " + std::to_string(m.max_length) + " is more than the model's " +
+    throw Error("max_length: " + std::to_string(m.max_length) + " is more than the model's " +
                 std::to_string(model_limit) + " positions allow");
   }
   m.stride = m.options.stride ? m.options.stride : m.max_length / 4;
@@ -105,9 +156,11 @@ Classifier::Classifier(std::shared_ptr<const Engine> engine, Tokenizer tokenizer
     throw Error("stride: " + std::to_string(m.stride) + " leaves no room to advance in windows of " +
                 std::to_string(m.max_length) + " tokens");
   }
-  if (!(m.options.threshold >= 0.0 && m.options.threshold <= 1.0)) {
-    throw Error("threshold: " + std::to_string(m.options.threshold) + " is not in [0, 1]");
+  m.threshold = m.options.effective_threshold();
+  if (!(m.threshold >= 0.0 && m.threshold <= 1.0)) {
+    throw Error("threshold: " + std::to_string(m.threshold) + " is not in [0, 1]");
   }
+  if (m.options.batch_tokens == 0) throw Error("batch tokens: must be at least 1");
   m.refusal_label = find_refusal_label(m.engine->config());
   if (m.options.match == MatchMode::kSentence) {
     std::filesystem::path dir = m.options.punkt_dir;
@@ -131,6 +184,20 @@ const Engine& Classifier::engine() const { return *impl_->engine; }
 const Tokenizer& Classifier::tokenizer() const { return impl_->tokenizer; }
 const ClassifierOptions& Classifier::options() const { return impl_->options; }
 int Classifier::refusal_label() const { return impl_->refusal_label; }
+double Classifier::threshold() const { return impl_->threshold; }
+std::size_t Classifier::max_length() const { return impl_->max_length; }
+std::size_t Classifier::stride() const { return impl_->stride; }
+
+std::vector<TextResult> Classifier::classify_each(std::span<const std::string_view> texts) const {
+  auto outcomes = base::each_or_error<Verdict>(
+      texts, [this](std::span<const std::string_view> some) { return classify(some); });
+  std::vector<TextResult> results(outcomes.size());
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    results[i].verdict = std::move(outcomes[i].value);
+    results[i].error = std::move(outcomes[i].error);
+  }
+  return results;
+}
 
 std::vector<Verdict> Classifier::classify(std::span<const std::string_view> texts) const {
   const auto& m = *impl_;
@@ -143,7 +210,7 @@ std::vector<Verdict> Classifier::classify(std::span<const std::string_view> text
   std::vector<std::vector<Segment>> segments(texts.size());
   std::vector<Window> windows;
   for (std::size_t t = 0; t < texts.size(); ++t) {
-    if (m.options.llm_guard && python_isspace_only(texts[t])) {
+    if (m.options.llm_guard() && python_isspace_only(texts[t])) {
       // LLM Guard returns (true, -1.0) before running the model.
     } else if (m.options.match == MatchMode::kSentence) {
       for (const auto& s : split_sentences(texts[t], *m.punkt)) {
@@ -208,7 +275,7 @@ std::vector<Verdict> Classifier::classify(std::span<const std::string_view> text
     for (std::size_t w : by_text[t]) v.truncated = v.truncated || windows[w].truncated;
 
     std::optional<std::size_t> decider;
-    if (m.options.llm_guard) {
+    if (m.options.llm_guard()) {
       // What the pipeline returns per input (top label, its probability), the refusal label
       // named as LLM Guard expects it.
       std::vector<SegmentScore> scored;
@@ -219,7 +286,7 @@ std::vector<Verdict> Classifier::classify(std::span<const std::string_view> text
         scored.push_back({top == refusal ? "REJECTION" : config.labels[top],
                           static_cast<double>(p[top])});
       }
-      const auto d = no_refusal_decision(scored, m.options.threshold);
+      const auto d = no_refusal_decision(scored, m.threshold);
       v.is_valid = d.is_valid;
       v.risk_score = d.risk_score;
       v.score = d.is_valid ? d.highest_score : d.scores[*d.deciding_segment];
@@ -252,11 +319,11 @@ std::vector<Verdict> Classifier::classify(std::span<const std::string_view> text
       v.label = config.labels[0];
       v.scores.assign(static_cast<std::size_t>(config.num_labels()), 0.0f);
     }
-    v.refusal = m.options.llm_guard ? !v.is_valid : v.score > m.options.threshold;
-    if (!m.options.llm_guard) {
+    v.refusal = m.options.llm_guard() ? !v.is_valid : v.score > m.threshold;
+    if (!m.options.llm_guard()) {
       v.is_valid = !v.refusal;
-      v.risk_score = m.options.threshold > 0.0 && m.options.threshold < 1.0
-                         ? calculate_risk_score(v.score, m.options.threshold)
+      v.risk_score = m.threshold > 0.0 && m.threshold < 1.0
+                         ? calculate_risk_score(v.score, m.threshold)
                          : (v.refusal ? 1.0 : -1.0);
     }
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "base/each_or_error.h"
 #include "refusal/error.h"
 #include "server/metrics.h"
 
@@ -49,7 +50,7 @@ std::size_t Batcher::cost_of(const Job& job, std::size_t index) {
   const std::size_t est = job.texts[index].size() / 4 + 2;
   const auto& o = job.classifier->options();
   if (o.long_text == LongTextMode::kTruncate && o.match == MatchMode::kFull) {
-    return std::min(est, o.max_length ? o.max_length : std::size_t{512});
+    return std::min(est, job.classifier->max_length());
   }
   return est;
 }
@@ -150,39 +151,29 @@ void Batcher::process(std::vector<Item>& batch) {
   if (first.raw_ids) {
     std::vector<std::vector<std::int32_t>> ids;
     for (const auto& item : batch) ids.push_back(item.job->ids[item.index]);
-    try {
-      auto out = engine_->classify(ids);
-      for (std::size_t k = 0; k < batch.size(); ++k) {
+    auto outcomes = base::each_or_error<Classification>(
+        std::span<const std::vector<std::int32_t>>(ids),
+        [this](std::span<const std::vector<std::int32_t>> some) { return engine_->classify(some); });
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      Job& job = *batch[k].job;
+      if (outcomes[k].error.empty()) {
         tokens += ids[k].size();
-        batch[k].job->outputs[batch[k].index] = std::move(out[k]);
-      }
-    } catch (const std::exception&) {
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        try {
-          batch[k].job->outputs[batch[k].index] = std::move(engine_->classify({&ids[k], 1})[0]);
-        } catch (const std::exception& e) {
-          batch[k].job->errors[batch[k].index] = e.what();
-        }
+        job.outputs[batch[k].index] = std::move(outcomes[k].value);
+      } else {
+        job.errors[batch[k].index] = std::move(outcomes[k].error);
       }
     }
   } else {
     std::vector<std::string_view> texts;
     for (const auto& item : batch) texts.push_back(item.job->texts[item.index]);
-    const Classifier& classifier = *first.classifier;
-    try {
-      auto verdicts = classifier.classify(texts);
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        tokens += verdicts[k].tokens;
-        batch[k].job->verdicts[batch[k].index] = std::move(verdicts[k]);
-      }
-    } catch (const std::exception&) {
-      // Find the text that failed; the others still get their verdicts.
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        try {
-          batch[k].job->verdicts[batch[k].index] = std::move(classifier.classify({&texts[k], 1})[0]);
-        } catch (const std::exception& e) {
-          batch[k].job->errors[batch[k].index] = e.what();
-        }
+    auto results = first.classifier->classify_each(texts);
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      Job& job = *batch[k].job;
+      if (results[k].ok()) {
+        tokens += results[k].verdict.tokens;
+        job.verdicts[batch[k].index] = std::move(results[k].verdict);
+      } else {
+        job.errors[batch[k].index] = std::move(results[k].error);
       }
     }
   }

@@ -166,11 +166,11 @@ void Server::Impl::register_native_routes(httplib::Server& svr) {
       return;
     }
     ClassifierOptions o;
-    o.match = r.match == "sentence" ? MatchMode::kSentence : MatchMode::kFull;
-    o.long_text = r.long_text == "windows" ? LongTextMode::kWindows : LongTextMode::kTruncate;
-    o.llm_guard = lg;
-    o.threshold = r.threshold.value_or(lg ? kNoRefusalDefaultThreshold : 0.5);
-    o.max_length = r.max_length.value_or(lg ? 128 : 0);
+    o.preset = parse_preset(r.preset);
+    o.match = parse_match_mode(r.match);
+    o.long_text = parse_long_text_mode(r.long_text);
+    o.threshold = r.threshold;
+    o.max_length = r.max_length;
     o.stride = r.stride;
     std::shared_ptr<const Classifier> classifier;
     try {

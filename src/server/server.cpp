@@ -225,18 +225,18 @@ Server::Impl::Impl(ServerConfig c, std::shared_ptr<const Engine> e, Tokenizer t)
                      config.batch_wait_ms, 0.8 * config.request_timeout},
       &metrics);
   ClassifierOptions o;
-  o.llm_guard = true;
+  o.preset = Preset::kLlmGuard;
   o.threshold = config.threshold;
-  o.match = config.match_type == "sentence" ? MatchMode::kSentence : MatchMode::kFull;
+  o.match = parse_match_mode(config.match_type);
   o.max_length = config.max_length;
   llm_guard = classifier_for(o);
 }
 
 std::string Server::Impl::options_key(const ClassifierOptions& o) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "m%d|l%d|n%zu|s%zu|t%.17g|g%d", static_cast<int>(o.match),
-                static_cast<int>(o.long_text), o.max_length, o.stride, o.threshold,
-                o.llm_guard ? 1 : 0);
+  std::snprintf(buf, sizeof buf, "m%d|l%d|n%zu|s%zu|t%.17g|p%d", static_cast<int>(o.match),
+                static_cast<int>(o.long_text), o.max_length.value_or(0), o.stride,
+                o.effective_threshold(), static_cast<int>(o.preset));
   return buf;
 }
 

@@ -138,7 +138,7 @@ def test_errors_are_python_exceptions(model_dir, tmp_path):
         refusal.Classifier(model_dir, dtype="fp8")
     with pytest.raises(refusal.RefusalError, match="max_length"):
         refusal.Classifier(model_dir, max_length=2)
-    with pytest.raises(refusal.RefusalError, match="max length"):
+    with pytest.raises(refusal.RefusalError, match="max_length: 100000 is more than"):
         refusal.Classifier(model_dir, max_length=100000)
     with pytest.raises(refusal.RefusalError, match="threshold"):
         refusal.Classifier(model_dir, threshold=1.5)

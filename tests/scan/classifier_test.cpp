@@ -117,7 +117,7 @@ TEST(Classifier, SentenceModeScoresEachSentence) {
 
 TEST(Classifier, LlmGuardModeRoundsAndScoresRisk) {
   const Classifier guard = Classifier::load(
-      kModel, {.threads = 1}, {.max_length = 128, .threshold = 0.75, .llm_guard = true});
+      kModel, {.threads = 1}, {.preset = Preset::kLlmGuard, .max_length = 128, .threshold = 0.75});
   const std::vector<std::string_view> texts = {"", "   \n", "Some answer text."};
   const auto v = guard.classify(texts);
   EXPECT_TRUE(v[0].is_valid);

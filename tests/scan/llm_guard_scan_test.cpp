@@ -151,7 +151,7 @@ Tally run(MatchMode mode, const std::string& match, double threshold) {
   const auto& rows = it->second;
   const Classifier classifier = Classifier::load(
       kModel, {.threads = 2},
-      {.match = mode, .max_length = 128, .threshold = threshold, .llm_guard = true});
+      {.preset = Preset::kLlmGuard, .match = mode, .max_length = 128, .threshold = threshold});
   std::vector<std::string_view> views;
   for (const auto& r : rows) views.push_back(v.texts.at(r.index));
   const auto verdicts = classifier.classify(views);

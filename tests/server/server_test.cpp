@@ -240,7 +240,7 @@ TEST(LlmGuardApi, SentenceMatchTypeFromTheConfig) {
   EXPECT_EQ(r->status, 200);
   // The same verdict the library gives with LLM Guard's sentence semantics.
   ClassifierOptions o;
-  o.llm_guard = true;
+  o.preset = Preset::kLlmGuard;
   o.threshold = 0.5;
   o.match = MatchMode::kSentence;
   o.max_length = 128;
