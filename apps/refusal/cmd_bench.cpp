@@ -12,8 +12,8 @@
 #include <optional>
 #include <sstream>
 
-#include "bench/engine_bench.h"
 #include "commands.h"
+#include "engine_bench.h"
 #include "refusal/error.h"
 #include "refusal/version.h"
 
