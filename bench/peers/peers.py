@@ -415,7 +415,7 @@ def orchestrate(args):
     if tmp is not None:
         tmp.cleanup()
 
-    ref = raw.get("transformers", {}).get("micro", [None])[0] if "transformers" in peers else None
+    ref = raw["transformers"]["micro"][0] if "transformers" in peers and raw["transformers"]["micro"] else None
     ref_w = raw["transformers"]["workload"][0] if "transformers" in peers and raw["transformers"]["workload"] else None
     for p in peers:
         rep = {}
@@ -468,7 +468,7 @@ def orchestrate(args):
             ratios[p] = r
         report["speedup_vs_transformers_median"] = ratios
 
-    if args.refusal:
+    if args.refusal and raw[REFUSAL]["micro"]:  # refusal runs in the latency phase only
         report["refusal"] = summarize_refusal(raw[REFUSAL]["micro"], args)
         report["refusal_rounds"] = raw[REFUSAL]["micro"]
         report["summary"] = engines_summary(report, args)
@@ -478,7 +478,7 @@ def orchestrate(args):
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
     print_table(report, args)
-    if args.refusal:
+    if "summary" in report:
         print_engines(report, args)
 
 
