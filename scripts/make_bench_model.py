@@ -10,8 +10,10 @@ so every engine is measured on the same random weights:
   DIR/onnx/            optimum export of the same model (fp32)
   DIR/onnx-int8/       ORTQuantizer dynamic int8, per-channel weights (avx512_vnni config)
 
-Needs the bench venv (bench/peers/requirements.txt):
-  .venv-bench/bin/python scripts/make_bench_model.py [DIR]    # default build/bench-model
+Needs the bench venv (scripts/requirements/bench.txt):
+  bash scripts/venv.sh bench
+  .venv-bench/bin/python scripts/make_bench_model.py [DIR] [--source TOKENIZER_DIR]
+      # default DIR build/bench-model, TOKENIZER_DIR ../shared/tokenizer/protectai-...-v1
 """
 
 import argparse
@@ -22,8 +24,6 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_SRC = os.path.normpath(
     os.path.join(REPO, "..", "shared", "tokenizer", "protectai-distilroberta-base-rejection-v1"))
-if not os.path.isdir(DEFAULT_SRC):
-    DEFAULT_SRC = "/work/shared/tokenizer/protectai-distilroberta-base-rejection-v1"
 
 TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "vocab.json", "merges.txt"]

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The Python package's tests: builds and installs `refusal` (pip install .) into .venv-py with
-# numpy, pytest and LLM Guard's code (llm-guard without its heavy dependencies: only scan_output
-# and the scanners' rules are used), builds the `refusal` CLI the parity tests compare with, and
-# runs tests/python. No torch: the comparisons with transformers and with LLM Guard's own
-# NoRefusal use committed vectors.
+# The Python package's tests: builds and installs `refusal` (pip install .) into .venv-py, made by
+# `scripts/venv.sh py` (scripts/requirements/py*.txt: numpy, pytest and LLM Guard's code,
+# llm-guard without its heavy dependencies: only scan_output and the scanners' rules are used),
+# builds the `refusal` CLI the parity tests compare with, and runs tests/python. No torch: the
+# comparisons with transformers and with LLM Guard's own NoRefusal use committed vectors.
 #
 # The live comparisons with torch + transformers + LLM Guard (tests/python/test_reference.py) run
 # too when REFUSAL_PY_REFERENCE=1: they need a Python with torch and transformers, given as
-# REFUSAL_PY_REFERENCE_PYTHON (default: .venv-ref/bin/python from scripts/reference-venv.sh,
-# which is made when missing: ~3 GB); llm-guard, nltk and structlog are added to it.
+# REFUSAL_PY_REFERENCE_PYTHON (default: .venv-ref/bin/python, made or brought up to date by
+# `scripts/venv.sh ref`: ~3 GB); a Python given that way gets pytest, nltk, structlog and
+# llm-guard added.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -29,10 +30,7 @@ if [ -z "${REFUSAL_CLI:-}" ]; then
 fi
 
 echo "== python: pip install . into .venv-py"
-[ -x .venv-py/bin/python ] || "$python" -m venv .venv-py
-.venv-py/bin/pip install -q --upgrade pip
-.venv-py/bin/pip install -q numpy pytest structlog
-.venv-py/bin/pip install -q --no-deps llm-guard==0.3.16
+PYTHON="$python" bash scripts/venv.sh py
 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) .venv-py/bin/pip install -q .
 
 echo "== python: pytest tests/python"
@@ -40,10 +38,14 @@ echo "== python: pytest tests/python"
 (cd tests/python && ../../.venv-py/bin/python -m pytest -q -p no:cacheprovider .)
 
 if [ "${REFUSAL_PY_REFERENCE:-0}" = "1" ]; then
-  ref=${REFUSAL_PY_REFERENCE_PYTHON:-.venv-ref/bin/python}
-  if [ ! -x "$ref" ]; then bash scripts/reference-venv.sh; ref=.venv-ref/bin/python; fi
-  "$ref" -m pip install -q pytest structlog nltk==3.10.4
-  "$ref" -m pip install -q --no-deps llm-guard==0.3.16
+  if [ -n "${REFUSAL_PY_REFERENCE_PYTHON:-}" ]; then
+    ref=$REFUSAL_PY_REFERENCE_PYTHON
+    "$ref" -m pip install -q pytest==9.2.0 structlog==26.1.0 nltk==3.10.4
+    "$ref" -m pip install -q --no-deps llm-guard==0.3.16
+  else
+    PYTHON="$python" bash scripts/venv.sh ref
+    ref=.venv-ref/bin/python
+  fi
   # The package as installed in .venv-py (same Python version), without .venv-py's numpy.
   site=$(.venv-py/bin/python -c 'import refusal, os; print(os.path.dirname(os.path.dirname(refusal.__file__)))')
   pkg=$(mktemp -d); trap 'rm -rf "$pkg"' EXIT

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what it needs, then builds and tests the
-# release build and the ASan + UBSan build, the Python package's tests (pip install . into
-# .venv-py, pytest), and a 30 s libFuzzer pass on the tokenizer.
-# This is what CI runs (.ci/run).
+# The whole test suite, from a fresh clone: installs what it needs, checks the C/C++ formatting
+# (scripts/check-format.sh), then builds and tests the release build and the ASan + UBSan build,
+# the Python package's tests (pip install . into .venv-py, pytest), and a 30 s libFuzzer pass on
+# the tokenizer. This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+
+echo "== format: clang-format --dry-run --Werror (scripts/check-format.sh)"
+bash scripts/check-format.sh
 
 jobs=$(nproc)
 for preset in release asan; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Measured peaks of this machine, to put the engines' numbers in context.
 
-  python bench/peers/peaks.py [--n 2048] [--mem-gb 1] [--json OUT.json]
+  .venv-bench/bin/python bench/peers/peaks.py [--n 2048] [--mem-gb 1] [--json OUT.json]
+  (the venv: bash scripts/venv.sh bench)
 
   * sgemm n^3 fp32 GFLOP/s (2*n^3 flops per call, best of several calls after a warm-up), with
     1 and 2 threads, through numpy's bundled OpenBLAS (threads set with threadpoolctl) and

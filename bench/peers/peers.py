@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
-r"""Peer benchmark: transformers (PyTorch) and ONNX Runtime (via optimum, fp32 and int8) on the
-distilroberta-base-rejection-v1 architecture, for comparison with the `refusal` engine.
+r"""Peer benchmark: the `refusal` engine against transformers (PyTorch) and ONNX Runtime (via
+optimum, fp32 and int8) on the distilroberta-base-rejection-v1 architecture, interleaved round by
+round.
 
-  python bench/peers/peers.py --model build/bench-model --threads 2 --rounds 3 \
-      --shapes 16,64,128,512 --workload /work/shared/data/eval/chatgpt-refusals.jsonl.gz \
+  .venv-bench/bin/python bench/peers/peers.py --model build/bench-model --threads 2 --rounds 3 \
+      --shapes 16,64,128,512 --workload ../shared/data/eval/chatgpt-refusals.jsonl.gz \
+      --refusal build/release/refusal --refusal-dtypes fp32,bf16,int8 \
       --json build/peers.json [--only transformers,ort-fp32,ort-int8]
 
 The model folder is what scripts/make_bench_model.py writes (HF folder + onnx/ + onnx-int8/).
+The venv: `bash scripts/venv.sh bench` (scripts/requirements/bench.txt).
+
+With --refusal BIN, each round of the latency phase also runs `BIN bench --rounds 1 --json ...`
+(the refusal engine, one fresh process per round, every --refusal-dtypes loaded once; its
+latency, 32x64 and, with --workload, its workload in that process), in the rotated order with
+the peers, and the summary adds every engine's medians and the ratios of refusal's to the peers'
+(`summary` in the JSON). Without it, only the peers run.
 
 What is measured, per peer:
   * batch-1 latency at each shape: input_ids = <s> + fixed random ids + </s> (the same ids for
@@ -59,6 +68,7 @@ import tempfile
 import time
 
 PEERS = ["transformers", "ort-fp32", "ort-int8"]
+REFUSAL = "refusal"  # the engine under test, run through `refusal bench` (--refusal)
 BOS, EOS = 0, 2
 FIRST_PLAIN_ID = 4  # ids 0..3 are <s> <pad> </s> <unk>
 SEED = 1234
@@ -255,6 +265,23 @@ def max_abs_diff(a, b):
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
 
 
+def worker_command(peer, phase, args, out):
+    """The command of one (peer, phase) worker that writes its result as JSON to `out`."""
+    if peer == REFUSAL:
+        # One `refusal bench` round: latency, 32x64 and (with a workload) the workload.
+        return [args.refusal, "bench", "--model", args.model, "--threads", str(args.threads),
+                "--rounds", "1", "--seconds", str(args.refusal_seconds),
+                "--shapes", *map(str, args.shapes), "--dtype", *args.refusal_dtypes,
+                "--workload", args.workload or "", "--json", out]
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer, "--phase", phase,
+           "--model", args.model, "--threads", str(args.threads), "--out", out,
+           "--shapes", ",".join(map(str, args.shapes)), "--warmup", str(args.warmup),
+           "--min-iters", str(args.min_iters), "--budget", str(args.budget)]
+    if phase == "workload":
+        cmd += ["--workload", args.workload, "--workload-limit", str(args.workload_limit)]
+    return cmd
+
+
 def run_worker(peer, phase, round_idx, args, raw_dir):
     """Runs one worker (retrying when disturbed) and keeps its least disturbed try in raw_dir."""
     final = os.path.join(raw_dir, f"{phase}-{peer}-{round_idx}.json")
@@ -264,12 +291,7 @@ def run_worker(peer, phase, round_idx, args, raw_dir):
         print(f"  round {round_idx} {phase:8s} {peer:12s} kept from {final}", file=sys.stderr, flush=True)
         return result
     out = final + ".part"
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer, "--phase", phase,
-           "--model", args.model, "--threads", str(args.threads), "--out", out,
-           "--shapes", ",".join(map(str, args.shapes)), "--warmup", str(args.warmup),
-           "--min-iters", str(args.min_iters), "--budget", str(args.budget)]
-    if phase == "workload":
-        cmd += ["--workload", args.workload, "--workload-limit", str(args.workload_limit)]
+    cmd = worker_command(peer, phase, args, out)
     env = dict(os.environ)
     for var in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS"]:
         env[var] = str(args.threads)
@@ -346,7 +368,11 @@ def wait_quiet(max_wait_s, threshold_cores):
 
 
 def summary_line(r):
-    if "workload" in r:
+    if "refusal" in r:  # a `refusal bench --json` report
+        return " ".join(f"{dtype}:" + ",".join(f"{s['ms']['median']:.2f}ms" for s in v["latency"])
+                        + f",32x64:{v['batch_seq_per_s']['median']:.1f}seq/s"
+                        for dtype, v in r["refusal"].items())
+    if "workload" in r and isinstance(r["workload"], dict):
         return f"{r['workload']['texts_per_s']:.1f} texts/s"
     parts = [f"{k}:{v['median_ms']:.2f}ms" for k, v in r["shapes"].items()]
     parts.append(f"32x64:{r['batch32x64']['seq_per_s']:.1f}seq/s")
@@ -355,6 +381,7 @@ def summary_line(r):
 
 def orchestrate(args):
     peers = args.only
+    engines = peers + ([REFUSAL] if args.refusal else [])
     rounds_w = args.workload_rounds if args.workload_rounds is not None else args.rounds
     report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
               "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
@@ -364,9 +391,11 @@ def orchestrate(args):
                            "budget_s": args.budget, "workload": args.workload,
                            "wait_quiet_s": args.wait_quiet, "quiet_threshold_cores": args.quiet_threshold,
                            "disturbed_cores": args.disturbed_cores, "retry_disturbed": args.retry_disturbed,
-                           "workload_limit": args.workload_limit, "model": os.path.abspath(args.model)},
+                           "workload_limit": args.workload_limit, "model": os.path.abspath(args.model),
+                           "refusal": args.refusal, "refusal_dtypes": args.refusal_dtypes,
+                           "refusal_seconds": args.refusal_seconds},
               "peers": {}}
-    raw = {p: {"micro": [], "workload": []} for p in peers}
+    raw = {p: {"micro": [], "workload": []} for p in engines}
     tmp = None
     raw_dir = args.raw_dir
     if raw_dir is None:
@@ -377,14 +406,16 @@ def orchestrate(args):
     phases = [("micro", args.rounds if "micro" in args.phases else 0),
               ("workload", rounds_w if args.workload and "workload" in args.phases else 0)]
     for phase, n in phases:
+        # refusal runs its whole round (its workload included) in the latency phase.
+        names = engines if phase == "micro" else peers
         for r in range(n):
-            order = peers[r % len(peers):] + peers[:r % len(peers)]
+            order = names[r % len(names):] + names[:r % len(names)] if names else []
             for p in order:
                 raw[p][phase].append(run_worker(p, phase, r, args, raw_dir))
     if tmp is not None:
         tmp.cleanup()
 
-    ref = raw.get("transformers", {}).get("micro", [None])[0] if "transformers" in peers else None
+    ref = raw["transformers"]["micro"][0] if "transformers" in peers and raw["transformers"]["micro"] else None
     ref_w = raw["transformers"]["workload"][0] if "transformers" in peers and raw["transformers"]["workload"] else None
     for p in peers:
         rep = {}
@@ -437,11 +468,135 @@ def orchestrate(args):
             ratios[p] = r
         report["speedup_vs_transformers_median"] = ratios
 
+    if args.refusal and raw[REFUSAL]["micro"]:  # refusal runs in the latency phase only
+        report["refusal"] = summarize_refusal(raw[REFUSAL]["micro"], args)
+        report["refusal_rounds"] = raw[REFUSAL]["micro"]
+        report["summary"] = engines_summary(report, args)
+
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
     print_table(report, args)
+    if "summary" in report:
+        print_engines(report, args)
+
+
+# --------------------------------------------------------------------------------------------
+# refusal against the peers
+
+PEER_NAMES = {"transformers": "transformers (PyTorch fp32)", "ort-fp32": "ONNX Runtime fp32",
+              "ort-int8": "ONNX Runtime int8"}
+
+
+def summarize_refusal(rounds, args):
+    """Per dtype: the spread over rounds of what each `refusal bench --rounds 1` measured."""
+    out = {}
+    for dtype in args.refusal_dtypes:
+        runs = [r["refusal"][dtype] for r in rounds]
+        latency = {str(L): spread([run["latency"][i]["ms"]["median"] for run in runs])
+                   for i, L in enumerate(args.shapes)}
+        gflops = {str(L): statistics.median(run["latency"][i]["gflops"] for run in runs)
+                  for i, L in enumerate(args.shapes)}
+        workload = [run["workload_texts_per_s"]["median"] for run in runs
+                    if run["workload_texts_per_s"]["rounds"]]
+        out[dtype] = {"isa": runs[0]["isa"], "threads": rounds[0]["threads"],
+                      "latency_ms": latency, "gflops_median": gflops,
+                      "batch32x64_seq_per_s": spread([run["batch_seq_per_s"]["median"] for run in runs]),
+                      "workload_texts_per_s": spread(workload) if workload else None,
+                      "workload_tokens": runs[0]["workload_tokens"],
+                      "peak_rss_kb": max(run["peak_rss_kb"] for run in runs),
+                      "foreign_cores": [round(r["foreign_cores"], 3) for r in rounds],
+                      "attempts": [r.get("attempts") for r in rounds]}
+    return out
+
+
+def engines_summary(report, args):
+    """Every engine's medians over the interleaved rounds, and the ratios of refusal's to the
+    peers' medians (latency: ours / theirs, below 1 is faster; throughput: ours / theirs)."""
+    rows = []
+    for key, name in PEER_NAMES.items():
+        if key in report["peers"]:
+            rep = report["peers"][key]
+            rows.append({"engine": name, "latency_ms": rep.get("latency_ms", {}),
+                         "batch32x64_seq_per_s": rep.get("batch32x64_seq_per_s"),
+                         "workload_texts_per_s": rep.get("workload_texts_per_s")})
+    for dtype, rep in report["refusal"].items():
+        rows.append({"engine": f"refusal {dtype}", "latency_ms": rep["latency_ms"],
+                     "batch32x64_seq_per_s": rep["batch32x64_seq_per_s"],
+                     "workload_texts_per_s": rep["workload_texts_per_s"]})
+    by_name = {r["engine"]: r for r in rows}
+
+    def median(stat):
+        return stat["median"] if stat else None
+
+    def quotient(a, b):
+        return a / b if a and b and a > 0 and b > 0 else None
+
+    def ratio(us, them, label, best_round=False):
+        if us is None or them is None:
+            return None
+        # ONNX Runtime's int8 runs fast or slow for a whole process: its best round is its fast
+        # mode (lowest latency, highest throughput).
+        pick = (lambda s, fast: s[fast] if s else None) if best_round else (lambda s, fast: median(s))
+        lat = {}
+        for L in map(str, args.shapes):
+            q = quotient(median(us["latency_ms"].get(L)), pick(them["latency_ms"].get(L), "min"))
+            if q is not None:
+                lat[L] = q
+        return {"ours_vs": label, "latency": lat,
+                "batch32x64": quotient(median(us["batch32x64_seq_per_s"]),
+                                       pick(them["batch32x64_seq_per_s"], "max")),
+                "workload": quotient(median(us["workload_texts_per_s"]),
+                                     pick(them["workload_texts_per_s"], "max"))}
+
+    f32, b16, i8 = (by_name.get(f"refusal {d}") for d in ("fp32", "bf16", "int8"))
+    t, ort32, ort8 = (by_name.get(PEER_NAMES[k]) for k in ("transformers", "ort-fp32", "ort-int8"))
+    ratios = [ratio(f32, ort32, "refusal fp32 vs ONNX Runtime fp32"),
+              ratio(f32, t, "refusal fp32 vs transformers"),
+              ratio(i8, ort8, "refusal int8 vs ONNX Runtime int8"),
+              ratio(i8, ort8, "refusal int8 vs ONNX Runtime int8, its best round", best_round=True),
+              ratio(b16, f32, "refusal bf16 vs refusal fp32")]
+    return {"table": rows, "ratios": [r for r in ratios if r is not None]}
+
+
+def print_engines(report, args):
+    def cell(s, digits):
+        if not s:
+            return "–"
+        return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}–{s['max']:.{digits}f}]"
+
+    def times(x):
+        return f"{x:.2f}×" if x is not None else "–"
+
+    shapes = [str(L) for L in args.shapes]
+    print("\nrefusal (`refusal bench`, one process per round), median [min–max] over rounds:\n")
+    print("| engine | threads |" + "".join(f" {L} tok (ms) |" for L in shapes)
+          + " 32×64 (seq/s) | eval (texts/s) | peak RSS |")
+    print("|---|---|" + "---|" * (len(shapes) + 3))
+    for dtype, rep in report["refusal"].items():
+        print(f"| refusal {dtype} ({rep['isa']}) | {rep['threads']} |"
+              + "".join(f" {cell(rep['latency_ms'][L], 2)}; {rep['gflops_median'][L]:.0f} GFLOP/s |"
+                        for L in shapes)
+              + f" {cell(rep['batch32x64_seq_per_s'], 1)} | {cell(rep['workload_texts_per_s'], 1)} |"
+              + f" {rep['peak_rss_kb'] / 1024:.0f} MB |")
+
+    summary = report["summary"]
+    print(f"\nAll engines, median [min–max] over {args.rounds} interleaved rounds:\n")
+    print("| engine |" + "".join(f" {L} tok (ms) |" for L in shapes)
+          + " 32×64 (seq/s) | eval (texts/s) |")
+    print("|---|" + "---|" * (len(shapes) + 2))
+    for row in summary["table"]:
+        print(f"| {row['engine']} |" + "".join(f" {cell(row['latency_ms'].get(L), 2)} |" for L in shapes)
+              + f" {cell(row['batch32x64_seq_per_s'], 1)} | {cell(row['workload_texts_per_s'], 1)} |")
+
+    print("\nRatios of medians (latency: ours / theirs, lower is faster; throughput: ours / "
+          "theirs, higher is faster):\n")
+    print("| ours vs |" + "".join(f" {L} tok |" for L in shapes) + " 32×64 | eval |")
+    print("|---|" + "---|" * (len(shapes) + 2))
+    for r in summary["ratios"]:
+        print(f"| {r['ours_vs']} |" + "".join(f" {times(r['latency'].get(L))} |" for L in shapes)
+              + f" {times(r['batch32x64'])} | {times(r['workload'])} |")
 
 
 def print_table(report, args):
@@ -503,7 +658,15 @@ def main():
     ap.add_argument("--resume", action="store_true",
                     help="reuse the results already in --raw-dir instead of running those workers again")
     ap.add_argument("--json", default=None, help="write the full report here")
-    ap.add_argument("--only", default=",".join(PEERS), type=lambda s: [x for x in s.split(",") if x])
+    ap.add_argument("--only", default=",".join(PEERS), type=lambda s: [x for x in s.split(",") if x],
+                    help="the peers to run, comma-separated ('' with --refusal: refusal alone)")
+    ap.add_argument("--refusal", default=None, metavar="BIN",
+                    help="the refusal binary (e.g. build/release/refusal): run `BIN bench` in every "
+                         "round too, and compare")
+    ap.add_argument("--refusal-dtypes", default=["fp32"], type=lambda s: [x for x in s.split(",") if x],
+                    help="refusal's dtypes, comma-separated (fp32,bf16,int8)")
+    ap.add_argument("--refusal-seconds", type=float, default=0.5,
+                    help="refusal: seconds per shape per round (`refusal bench --seconds`)")
     ap.add_argument("--dump-ids", default=None, metavar="FILE",
                     help="write the synthetic input ids (each shape, and 32x64) as JSON and exit, so "
                          "that another engine can run the very same inputs")
@@ -523,6 +686,10 @@ def main():
         for p in args.only:
             if p not in PEERS:
                 ap.error(f"unknown peer {p}; known: {','.join(PEERS)}")
+        if not args.only and not args.refusal:
+            ap.error("nothing to run: --only names no peer and --refusal is not given")
+        if args.refusal and not os.access(args.refusal, os.X_OK):
+            ap.error(f"--refusal {args.refusal}: not an executable file (build it: cmake --build --preset release)")
         orchestrate(args)
 
 

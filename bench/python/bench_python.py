@@ -2,10 +2,13 @@
 r"""Python-level benchmark: refusal.Classifier vs transformers.pipeline vs optimum's ONNX Runtime
 pipeline, on the eval set, same threads, tokenization included (what a Python user runs).
 
-  python bench/python/bench_python.py --model build/bench-model --threads 2 \
+  python3 bench/python/bench_python.py --model build/bench-model --threads 2 \
       --workload ../shared/data/eval/chatgpt-refusals.jsonl.gz --limit 400 --rounds 2 \
-      --refusal-python .venv-py/bin/python --peers-python /work/benchvenv/bin/python \
       --json build/bench-python.json
+
+The engines run in two venvs: refusal in .venv-py (scripts/test-python.sh installs the package
+there), the peers in .venv-bench (bash scripts/venv.sh bench); --refusal-python and
+--peers-python name others.
 
 The model folder is what scripts/make_bench_model.py writes (an HF folder with onnx/ inside: a
 randomly initialised model of distilroberta-base-rejection-v1's dimensions).
@@ -38,6 +41,7 @@ import tempfile
 import time
 
 ENGINES = ("refusal", "refusal-int8", "transformers", "ort-fp32")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def read_texts(path, limit):
@@ -125,10 +129,11 @@ def main():
     ap.add_argument("--batch-size", type=int, default=32, help="the pipelines' batch_size")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--engines", default=",".join(ENGINES))
-    ap.add_argument("--refusal-python", default=sys.executable,
-                    help="python with the refusal package installed")
-    ap.add_argument("--peers-python", default=sys.executable,
-                    help="python with torch, transformers, onnxruntime and optimum")
+    ap.add_argument("--refusal-python", default=os.path.join(REPO, ".venv-py", "bin", "python"),
+                    help="python with the refusal package installed (default: .venv-py's)")
+    ap.add_argument("--peers-python", default=os.path.join(REPO, ".venv-bench", "bin", "python"),
+                    help="python with torch, transformers, onnxruntime and optimum "
+                         "(default: .venv-bench's)")
     ap.add_argument("--json", default="")
     ap.add_argument("--worker", default="")
     ap.add_argument("--out", default="")

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """HF tokenizers (Rust core, PyPI) on one thread, same texts and protocol as bench_tokenizer.
 
-Usage: RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false python bench/tokenizer/bench_hf.py \
-           [--tokenizer tokenizer.json] [--passes N] [--max-length N] [files.jsonl.gz...]
+Usage (in the reference venv: bash scripts/venv.sh ref):
+  RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false .venv-ref/bin/python \
+      bench/tokenizer/bench_hf.py [--tokenizer tokenizer.json] [--passes N] [--max-length N] \
+      [files.jsonl.gz...]
 encode_batch keeps the loop in Rust (one Python call per pass); with parallelism off it runs on
 the calling thread only. `encode` in a Python loop is reported too.
 """

@@ -13,8 +13,8 @@ namespace {
 // HF classes punctuation, controls and nonspacing marks with the old tables of the Rust crate
 // unicode_categories, decomposes (and orders marks) with the older tables of
 // unicode-normalization-alignments, and lowercases with Rust's (Unicode 16) char::to_lowercase.
-// Where that differs from utf8proc 2.8 (Unicode 15.0), this table, probed from tokenizers itself
-// (scripts/make_wordpiece_vectors.py), has HF's answer.
+// Where that differs from utf8proc 2.8 (Unicode 15.0), this table, generated from what
+// tokenizers itself does (scripts/codegen/bert_supplement.py), has HF's answer.
 struct BertOverride {
   char32_t cp;
   char cls;               // 's' whitespace, 'p' punctuation, 'o' other

@@ -1,5 +1,5 @@
 // src/eval/metrics against scikit-learn (tests/data/eval/metrics.json, made by
-// scripts/make_eval_vectors.py), and the conventions sklearn does not decide.
+// scripts/vectors/make_eval_vectors.py), and the conventions sklearn does not decide.
 #include "eval/metrics.h"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // BERT in the engine: tiny BertForSequenceClassification folders against transformers
-// (tests/data/models/tiny-bert.vectors.json, made by scripts/make_model_vectors.py bert), bare
-// BertModel folders (with and without the `bert.` prefix) refused for classification, the
+// (tests/data/models/tiny-bert.vectors.json, made by scripts/vectors/make_model_vectors.py bert),
+// bare BertModel folders (with and without the `bert.` prefix) refused for classification, the
 // ignorable position_ids buffer, and configs without `architectures`.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // The engine's logits against transformers' (tests/data/models/*.vectors.json, made by
-// scripts/make_model_vectors.py).
+// scripts/vectors/make_model_vectors.py).
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// Weights that scripts/make_model_vectors.py and this test both derive from a formula, so a
+// Weights that scripts/vectors/make_model_vectors.py and this test both derive from a formula, so a
 // model of the real dimensions can be checked against transformers without committing 328 MB.
 #pragma once
 
@@ -10,7 +10,7 @@
 
 namespace refusal::testing {
 
-// The values formula_value(name, shape) gives in scripts/make_model_vectors.py.
+// The values formula_value(name, shape) gives in scripts/vectors/make_model_vectors.py.
 std::vector<float> formula_values(const std::string& name, std::size_t count);
 
 // Writes `folder`/model.safetensors with formula weights for every tensor of a

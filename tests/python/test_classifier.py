@@ -18,7 +18,7 @@ PIPELINE_VECTORS = ROOT / "tests" / "data" / "classify" / "pipeline-eval.jsonl.g
 
 def test_pipeline_vectors(clf, eval_texts):
     """Equal to transformers.pipeline('text-classification') on the transformers-made random
-    model (vectors from scripts/make_classify_vectors.py, transformers 5.24), every eval row."""
+    model (vectors from scripts/vectors/make_classify_vectors.py, transformers 5.24), every eval row."""
     with gzip.open(PIPELINE_VECTORS, "rt", encoding="utf-8") as f:
         want = [json.loads(line) for line in f]
     assert len(want) == len(eval_texts)

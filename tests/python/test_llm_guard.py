@@ -1,7 +1,7 @@
 """refusal.llm_guard.NoRefusal / NoRefusalLight against LLM Guard v0.3.16.
 
 - Against the committed results of LLM Guard's own NoRefusal on the random test model
-  (tests/data/scan/llmguard-norefusal.jsonl.gz, scripts/make_llmguard_scan_vectors.py): every
+  (tests/data/scan/llmguard-norefusal.jsonl.gz, scripts/vectors/make_llmguard_scan_vectors.py): every
   text, both match types, thresholds 0.75 and 0.5. No torch needed.
 - Inside the real PyPI llm_guard.scan_output (when llm-guard is installed; it is in
   scripts/test-python.sh's venv, without its heavy dependencies): same results.

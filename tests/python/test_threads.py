@@ -44,24 +44,46 @@ def test_llm_guard_scanner_threads(model_dir, eval_texts):
 
 
 def test_gil_is_released_during_inference(eval_texts):
+    """While one thread is inside a long classify call, another Python thread keeps running.
+
+    The main thread records a timestamp per loop turn (one per millisecond) while a worker thread
+    runs `logits`. A call that held the GIL from start to end would leave one gap as long as the
+    call itself between two turns; with the GIL released the longest gap is a scheduling hiccup.
+    The call is made long enough (texts repeated until one call takes >= 0.5 s) for the two to
+    be far apart.
+    """
     c = refusal.Classifier(str(MODEL), threads=1)
-    texts = eval_texts * 2
-    ticks = 0
-    stop = threading.Event()
+    texts = eval_texts[:64]
+    while True:
+        start = time.perf_counter()
+        c.logits(texts)
+        if time.perf_counter() - start >= 0.5 or len(texts) >= 64 * len(eval_texts):
+            break
+        texts = texts * 2
 
-    def spin():
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-            time.sleep(0.001)
+    call = {}
+    started = threading.Event()
 
-    t = threading.Thread(target=spin)
-    t.start()
-    start = time.perf_counter()
-    c.logits(texts)
-    elapsed = time.perf_counter() - start
-    stop.set()
-    t.join()
-    # With the GIL held for the whole call the spinner could not tick at all.
-    if elapsed > 0.2:
-        assert ticks > 10, (ticks, elapsed)
+    def classify():
+        started.set()
+        call["start"] = time.perf_counter()
+        c.logits(texts)
+        call["end"] = time.perf_counter()
+
+    worker = threading.Thread(target=classify)
+    turns = []
+    worker.start()
+    started.wait()
+    while worker.is_alive():
+        turns.append(time.perf_counter())
+        time.sleep(0.001)
+    worker.join()
+
+    duration = call["end"] - call["start"]
+    inside = [t for t in turns if call["start"] <= t <= call["end"]]
+    marks = [call["start"], *inside, call["end"]]
+    longest_gap = max(b - a for a, b in zip(marks, marks[1:]))
+    assert duration >= 0.25, f"the call took {duration:.3f} s: too short to tell"
+    assert longest_gap < 0.5 * duration, (
+        f"the main thread stood still for {longest_gap:.3f} s of a {duration:.3f} s call: "
+        "the GIL was held")

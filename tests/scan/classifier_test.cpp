@@ -1,5 +1,5 @@
 // Texts → verdicts against transformers' text-classification pipeline
-// (tests/data/classify/pipeline-eval.jsonl.gz, made by scripts/make_classify_vectors.py).
+// (tests/data/classify/pipeline-eval.jsonl.gz, made by scripts/vectors/make_classify_vectors.py).
 #include "refusal/classifier.h"
 
 #include <gtest/gtest.h>

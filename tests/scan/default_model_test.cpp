@@ -1,6 +1,6 @@
 // The bundled default model (data/models/default): found without --model, and its scores equal
 // transformers' pipeline on every eval text (tests/data/classify/default-model-eval.jsonl.gz, made
-// by scripts/make_default_model_vectors.py).
+// by scripts/vectors/make_default_model_vectors.py).
 #include "refusal/default_model.h"
 
 #include <gtest/gtest.h>

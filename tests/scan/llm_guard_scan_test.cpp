@@ -1,8 +1,9 @@
 // refusal::Classifier in LLM Guard mode against the real llm-guard 0.3.16 NoRefusal scanner
-// (tests/data/scan/llmguard-norefusal.jsonl.gz, made by scripts/make_llmguard_scan_vectors.py
-// on tests/data/models/random-roberta-tok): is_valid, risk_score (bit for bit, sign of zero
-// included), the score that decided, and in sentence mode the sentences fed to the model.
-// Texts come from ../shared/data (by file and line) or from the vector file itself.
+// (tests/data/scan/llmguard-norefusal.jsonl.gz, made by
+// scripts/vectors/make_llmguard_scan_vectors.py on tests/data/models/random-roberta-tok): is_valid,
+// risk_score (bit for bit, sign of zero included), the score that decided, and in sentence mode the
+// sentences fed to the model. Texts come from ../shared/data (by file and line) or from the vector
+// file itself.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -109,7 +110,7 @@ Vectors load_vectors() {
       if (text.size() != it->second.second) {
         throw std::runtime_error(file + " line " + std::to_string(n) +
                                  ": text length differs from the vector file's; the shared data "
-                                 "changed, rerun scripts/make_llmguard_scan_vectors.py");
+                                 "changed, rerun scripts/vectors/make_llmguard_scan_vectors.py");
       }
       v.texts[it->second.first] = std::move(text);
       have[it->second.first] = true;

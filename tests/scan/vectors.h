@@ -1,4 +1,5 @@
-// Reading the gzip reference vectors under tests/data/scan (made by scripts/make_scan_vectors.py).
+// Reading the gzip reference vectors under tests/data/scan (made by
+// scripts/vectors/make_scan_vectors.py).
 #pragma once
 
 #include <zlib.h>

@@ -1,8 +1,9 @@
 // Contract tests for `refusal serve`: a server in this process on a free loopback port,
 // answering real HTTP requests.
 //  - LLM Guard API: every case recorded from the reference FastAPI app
-//    (tests/data/server/llm_guard_api.vectors.json, made by scripts/record_server_vectors.py)
-//    must get the same status code and the same body, byte for byte.
+//    (tests/data/server/llm_guard_api.vectors.json, made by
+//    scripts/vectors/record_server_vectors.py) must get the same status code and the same body,
+//    byte for byte.
 //  - TEI /predict: shapes, orders, f32 forms and errors from TEI's router source.
 //  - /v1/classify: the records `refusal classify` writes, byte for byte.
 //  - limits: auth, oversize bodies and texts, 429 when the queue is full, 408, slow clients.

@@ -1,7 +1,7 @@
 // 100% identical ids against PyPI tokenizers on 57,540 texts: every text of ../shared/data and
 // 6,000 random texts, with and without truncation at 128 and 512, through the RoBERTa BPE
-// (scripts/make_tokenizer_vectors.py) and the BERT WordPiece of all-MiniLM-L6-v2
-// (scripts/make_wordpiece_vectors.py). Encodes from several threads at once, which also
+// (scripts/vectors/make_tokenizer_vectors.py) and the BERT WordPiece of all-MiniLM-L6-v2
+// (scripts/vectors/make_wordpiece_vectors.py). Encodes from several threads at once, which also
 // exercises the shared word cache.
 #include <gtest/gtest.h>
 

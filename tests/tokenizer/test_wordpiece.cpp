@@ -1,7 +1,7 @@
 // BERT WordPiece (all-MiniLM-L6-v2) against HF tokenizers: every code point through
 // BertNormalizer / BertPreTokenizer, hand-made cases with other normalizer settings, windows,
 // pairs and decode (tests/data/tokenizer/wordpiece_features.jsonl.gz), the vocab.txt-only
-// folder, and the errors. Data: scripts/make_wordpiece_vectors.py.
+// folder, and the errors. Data: scripts/vectors/make_wordpiece_vectors.py.
 #include <gtest/gtest.h>
 
 #include <filesystem>

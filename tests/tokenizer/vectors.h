@@ -67,7 +67,8 @@ inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   return out;
 }
 
-// FNV-1a 64 over values as little-endian uint32, as scripts/make_tokenizer_vectors.py writes.
+// FNV-1a 64 over values as little-endian uint32, as scripts/vectors/make_tokenizer_vectors.py
+// writes.
 class Fnv {
  public:
   void add(uint32_t v) {

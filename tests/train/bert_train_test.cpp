@@ -1,7 +1,7 @@
 // Training BERT: a bare BertModel (with or without the `bert.` prefix) or a bare RobertaModel
 // gets its classification head like transformers gives it; the folder the trainer saves from
 // BERT loads in transformers with the same logits (tests/data/train/tiny-bert-trained and its
-// .logits.json, from scripts/make_train_vectors.py bert); tokenizer files are copied with
+// .logits.json, from scripts/vectors/make_train_vectors.py bert); tokenizer files are copied with
 // tokenizer.json's truncation and padding set to null; dropout sits where BERT has it.
 #include <gtest/gtest.h>
 
@@ -14,31 +14,18 @@
 #include "refusal/engine.h"
 #include "refusal/error.h"
 #include "test_support.h"
+#include "train/tiny_runs.h"
 #include "train/trainer.h"
 
 namespace refusal::train {
 namespace {
 
 namespace fs = std::filesystem;
+using tiny::bert_options;
+using tiny::bert_toy_data;
+using tiny::bert_trainer_from_base;
 const fs::path kModels = "tests/data/models";
-const fs::path kBase = kModels / "tiny-bert-base";
-
-// [CLS]=2 body [SEP]=3, labels alternate.
-std::vector<Example> bert_toy_data(std::size_t n) {
-  std::vector<Example> out;
-  std::uint64_t x = 777;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::vector<std::int32_t> ids = {2};
-    const std::size_t len = 3 + i % 9;
-    for (std::size_t k = 0; k < len; ++k) {
-      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-      ids.push_back(static_cast<std::int32_t>(5 + (x >> 33) % 900));
-    }
-    ids.push_back(3);
-    out.push_back({ids, static_cast<int>(i % 2)});
-  }
-  return out;
-}
+const fs::path kBase = tiny::kBertBase;
 
 std::vector<float> tensor_values(const fs::path& file, const std::string& name) {
   model::SafetensorsFile f(file);
@@ -171,37 +158,9 @@ TEST(BertInit, BareRobertaModelGetsAHeadToo) {
                           "roberta.encoder.layer.0.attention.self.key.weight"));
 }
 
-TrainOptions bert_options() {
-  TrainOptions o;
-  o.batch_size = 8;
-  o.epochs = 2;
-  o.lr = 2e-3;
-  o.warmup_steps = 2;
-  o.weight_decay = 0.01;
-  o.threads = 2;
-  o.progress = false;
-  return o;
-}
-
-Trainer bert_trainer_from_base(const TrainOptions& o) {
-  auto config = load_train_config(kBase / "config.json");
-  auto params = Params::layout(config.model);
-  load_params(params, {kBase / "model.safetensors"}, &config, 42);
-  return Trainer(config, std::move(params), o);
-}
-
-// The run that wrote tests/data/train/tiny-bert-trained/ (then scripts/make_train_vectors.py
-// bert recorded transformers' logits for it). Run by hand:
-//   train_test --gtest_also_run_disabled_tests --gtest_filter='*WriteTinyBertTrained*'
-TEST(BertTrainer, DISABLED_WriteTinyBertTrained) {
-  Trainer t = bert_trainer_from_base(bert_options());
-  t.fit(bert_toy_data(48), {});
-  save_hf_folder("tests/data/train/tiny-bert-trained", t.model().params(), kBase / "config.json",
-                 {"NORMAL", "REJECTION"}, "f32", "", t.model().config().model);
-}
-
 // transformers loads the BertForSequenceClassification the trainer saved (fine-tuned from a
-// bare BertModel) with the logits our engine gives (<= 1e-4); retraining gives the same model.
+// bare BertModel; tests/data/train/tiny-bert-trained, written by write_tiny_trained) with the
+// logits our engine gives (<= 1e-4); retraining gives the same model.
 TEST(BertTrainer, SavedFolderMatchesTransformers) {
   std::ifstream in("tests/data/train/tiny-bert-trained.logits.json");
   ASSERT_TRUE(in) << "tests/data/train/tiny-bert-trained.logits.json";
@@ -213,7 +172,7 @@ TEST(BertTrainer, SavedFolderMatchesTransformers) {
   EXPECT_EQ(engine.config().model_type, "bert");
   const auto ours = engine.classify(seqs);
   Trainer t = bert_trainer_from_base(bert_options());
-  t.fit(bert_toy_data(48), {});
+  tiny::train_tiny_bert(t);
   const auto retrained = t.model().forward(seqs, {}, {}, {}, t.pool());
   double worst_engine = 0, worst_retrained = 0;
   for (std::size_t i = 0; i < seqs.size(); ++i) {

@@ -1,6 +1,6 @@
 // Gradients of every parameter tensor against PyTorch autograd (float64 reference, dropout
 // off) on tests/data/models/tiny-roberta-f32 and tiny-bert-f32 (BERT: token-type embeddings,
-// positions from 0, pooler + classifier): scripts/make_train_vectors.py wrote the vectors.
+// positions from 0, pooler + classifier): scripts/vectors/make_train_vectors.py wrote the vectors.
 #include <gtest/gtest.h>
 
 #include <cmath>

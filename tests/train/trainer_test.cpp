@@ -1,5 +1,5 @@
 // The optimizer loop against transformers (AdamW, linear schedule, clipping: the steps
-// scripts/make_train_vectors.py recorded), exact resume, and saving a model folder.
+// scripts/vectors/make_train_vectors.py recorded), exact resume, and saving a model folder.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,20 +8,16 @@
 
 #include "refusal/engine.h"
 #include "train/optimizer.h"
+#include "train/tiny_runs.h"
 #include "train/trainer.h"
 
 namespace refusal::train {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kModel = "tests/data/models/tiny-roberta-f32";
-
-Trainer make_trainer(const TrainOptions& o) {
-  auto config = load_train_config(kModel / "config.json");
-  auto params = Params::layout(config.model);
-  load_params(params, {kModel / "model.safetensors"});
-  return Trainer(config, std::move(params), o);
-}
+using tiny::make_trainer;
+using tiny::toy_data;
+const fs::path kModel = tiny::kRobertaModel;
 
 fs::path temp_dir(const std::string& name) {
   const fs::path p = fs::temp_directory_path() / ("refusal-train-" + name + "-" + std::to_string(::getpid()));
@@ -87,22 +83,6 @@ TEST(Trainer, First20StepsTrackTransformers) {
   const auto bias = j["final_classifier_out_proj_bias"].get<std::vector<double>>();
   const float* ours = t.model().params().ptr("classifier.out_proj.bias");
   for (std::size_t i = 0; i < bias.size(); ++i) EXPECT_NEAR(ours[i], bias[i], 1e-4);
-}
-
-std::vector<Example> toy_data(std::size_t n) {
-  std::vector<Example> out;
-  std::uint64_t x = 12345;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::vector<std::int32_t> ids = {0};
-    const std::size_t len = 3 + i % 9;
-    for (std::size_t k = 0; k < len; ++k) {
-      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-      ids.push_back(static_cast<std::int32_t>(3 + (x >> 33) % 900));
-    }
-    ids.push_back(2);
-    out.push_back({ids, static_cast<int>(i % 2)});
-  }
-  return out;
 }
 
 // A run stopped after K steps and resumed from its checkpoint ends bit-identical to an
@@ -172,30 +152,8 @@ TEST(Trainer, SavedFolderLoadsInEngine) {
   fs::remove_all(dir);
 }
 
-// The run that wrote tests/data/train/tiny-trained/ (then scripts/make_train_vectors.py
-// recorded transformers' logits for it). Run by hand:
-//   train_test --gtest_also_run_disabled_tests --gtest_filter='*WriteTinyTrained*'
-TrainResult train_tiny(Trainer& t) { return t.fit(toy_data(48), {}); }
-TrainOptions tiny_options() {
-  TrainOptions o;
-  o.batch_size = 8;
-  o.epochs = 2;
-  o.lr = 2e-3;
-  o.warmup_steps = 2;
-  o.weight_decay = 0.01;
-  o.threads = 2;
-  o.progress = false;
-  return o;
-}
-
-TEST(Trainer, DISABLED_WriteTinyTrained) {
-  Trainer t = make_trainer(tiny_options());
-  train_tiny(t);
-  save_hf_folder("tests/data/train/tiny-trained", t.model().params(), kModel / "config.json",
-                 {"NORMAL", "REJECTION"}, "f32", "", t.model().config().model);
-}
-
-// transformers loads the folder the trainer saved with the logits our engine and our training
+// transformers loads the folder the trainer saved (tests/data/train/tiny-trained, written by
+// write_tiny_trained: tests/data/train/README.md) with the logits our engine and our training
 // forward give (<= 1e-4), and retraining gives the same model.
 TEST(Trainer, SavedFolderMatchesTransformers) {
   std::ifstream in("tests/data/train/tiny-trained.logits.json");
@@ -204,8 +162,8 @@ TEST(Trainer, SavedFolderMatchesTransformers) {
   const auto ref = j["logits"].get<std::vector<std::vector<double>>>();
   const Engine engine = Engine::load("tests/data/train/tiny-trained", {.threads = 1});
   const auto ours = engine.classify(seqs);
-  Trainer t = make_trainer(tiny_options());
-  train_tiny(t);
+  Trainer t = make_trainer(tiny::tiny_options());
+  tiny::train_tiny(t);
   const auto retrained = t.model().forward(seqs, {}, {}, {}, t.pool());
   double worst_engine = 0, worst_retrained = 0;
   for (std::size_t i = 0; i < seqs.size(); ++i) {

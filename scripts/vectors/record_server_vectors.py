@@ -13,9 +13,8 @@ the recorded bodies carry the same verdicts the C++ server computes; what is che
 HTTP contract around them (float forms such as -1.0 and -0.0, field order, empty output,
 suppression, auth and validation errors).
 
-    python3 -m venv /tmp/apivenv
-    /tmp/apivenv/bin/pip install fastapi==0.115.12 pydantic==2.11.4 httpx
-    /tmp/apivenv/bin/python scripts/record_server_vectors.py \
+    bash scripts/venv.sh api       # scripts/requirements/api.txt
+    .venv-api/bin/python scripts/vectors/record_server_vectors.py \
         --refusal build/release/refusal > tests/data/server/llm_guard_api.vectors.json
 """
 import argparse
@@ -351,7 +350,7 @@ def main():
         rec["status"] = r.status_code
         rec["response"] = r.content.decode("utf-8")
         records.append(rec)
-    meta = {"made_by": "scripts/record_server_vectors.py",
+    meta = {"made_by": "scripts/vectors/record_server_vectors.py",
             "fastapi": fastapi.__version__, "pydantic": pydantic.VERSION,
             "python": sys.version.split()[0], "model": MODEL, "timeout_s": 2.0}
     json.dump({"meta": meta, "cases": records}, sys.stdout, ensure_ascii=False, indent=1)

@@ -21,13 +21,12 @@ transformers 5.24 refuses to import with regex < 2025.10.22, so the reference ve
 newer regex and the sentences are computed a second time in a venv with regex 2024.11.6 and
 nltk 3.10.4 (--regex2024-python); the script fails if the two differ on any text.
 
-Setup (into the reference venv, keeping its torch / transformers / regex):
-  /work/refvenv/bin/pip install nltk==3.10.4 structlog
-  /work/refvenv/bin/pip install --no-deps llm-guard==0.3.16
-  (and the /work/scanvenv of scripts/make_scan_vectors.py: nltk 3.10.4, regex 2024.11.6)
-Run from the repository root:
-  /work/refvenv/bin/python scripts/make_llmguard_scan_vectors.py \
-      --regex2024-python /work/scanvenv/bin/python
+Setup: the reference venv (torch, transformers, its newer regex, nltk 3.10.4, structlog and
+llm-guard without its dependencies: scripts/requirements/ref*.txt) and the scan venv of
+scripts/vectors/make_scan_vectors.py (nltk 3.10.4, regex 2024.11.6):
+  bash scripts/venv.sh ref && bash scripts/venv.sh scan
+Run from the repository root (--regex2024-python defaults to .venv-scan/bin/python):
+  .venv-ref/bin/python scripts/vectors/make_llmguard_scan_vectors.py [--shared ../shared]
 Writes tests/data/scan/llmguard-norefusal.jsonl.gz and llmguard-norefusal.meta.json.
 """
 from __future__ import annotations
@@ -46,7 +45,7 @@ import tempfile
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PUNKT_DIR = ROOT / "data" / "punkt_tab" / "english"
 MODEL_DIR = ROOT / "tests" / "data" / "models" / "random-roberta-tok"
 OUT_DIR = ROOT / "tests" / "data" / "scan"
@@ -101,14 +100,11 @@ HAND_WRITTEN = [
 ]
 
 
-def shared_data_dir() -> Path:
-    data = ROOT.parent / "shared" / "data"
-    return data if data.exists() else Path("/work/shared/data")
-
-
-def load_texts(seed: int, per_train: int) -> list[dict]:
+def load_texts(shared: Path, seed: int, per_train: int) -> list[dict]:
     rows = []
-    data = shared_data_dir()
+    data = shared / "data"
+    if not data.is_dir():
+        raise SystemExit(f"{data}: not found (give the shared folder with --shared)")
     for path in sorted(data.glob("*/*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as f:
             texts = [json.loads(line)["text"] for line in f]
@@ -166,7 +162,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=20251128)
     ap.add_argument("--per-train", type=int, default=60)
-    ap.add_argument("--regex2024-python", default="/work/scanvenv/bin/python",
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared",
+                    help="the shared folder whose data/ holds the texts (default: ../shared)")
+    ap.add_argument("--regex2024-python", default=str(ROOT / ".venv-scan" / "bin" / "python"),
                     help="python with nltk 3.10.4, regex 2024.11.6 and llm-guard 0.3.16")
     args = ap.parse_args()
 
@@ -187,7 +185,7 @@ def main():
     )
     assert model.pipeline_kwargs["batch_size"] == 1
 
-    rows = load_texts(args.seed, args.per_train)
+    rows = load_texts(args.shared, args.seed, args.per_train)
     here = [util.split_text_by_sentences(r["text"]) for r in rows]
     other = sentences_elsewhere(args.regex2024_python, [r["text"] for r in rows])
     assert other["regex"] == "2024.11.6", other["regex"]
@@ -240,13 +238,13 @@ def main():
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(MODEL_DIR))
     long_texts = sum(len(tokenizer(r["text"])["input_ids"]) > 128 for r in rows)
     meta = {
-        "made_by": "scripts/make_llmguard_scan_vectors.py",
+        "made_by": "scripts/vectors/make_llmguard_scan_vectors.py",
         "date": datetime.date.today().isoformat(),
         "python": sys.version.split()[0],
         "packages": {p: md.version(p) for p in
                      ("llm-guard", "nltk", "regex", "torch", "transformers", "tokenizers",
                       "structlog")},
-        "model": "tests/data/models/random-roberta-tok (scripts/make_classify_vectors.py; "
+        "model": "tests/data/models/random-roberta-tok (scripts/vectors/make_classify_vectors.py; "
                  "F16 weights loaded as float32)",
         "scanner": "llm_guard.output_scanners.no_refusal.NoRefusal(model=Model(path=<model "
                    "folder>, kwargs={'local_files_only': True, 'dtype': torch.float32}, "

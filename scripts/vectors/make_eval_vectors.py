@@ -21,7 +21,8 @@ Definitions, matching src/eval/metrics.h:
   - best F1: the max over precision_recall_curve's points of 2PR/(P+R) (0 where P+R == 0), and
     0 when there are no positives.
 
-Run: /work/refvenv/bin/python scripts/make_eval_vectors.py   (needs numpy, scikit-learn)
+Run in the reference venv (numpy, scikit-learn; scripts/requirements/ref.txt):
+  bash scripts/venv.sh ref && .venv-ref/bin/python scripts/vectors/make_eval_vectors.py
 """
 import json
 import os
@@ -33,7 +34,8 @@ from sklearn.metrics import (accuracy_score, average_precision_score, confusion_
                              f1_score, precision_recall_curve, precision_score, recall_score,
                              roc_auc_score, roc_curve)
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "eval", "metrics.json")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "data", "eval", "metrics.json")
 THRESHOLDS = [0.0, 0.25, 0.5, 0.75, 0.9]
 
 
@@ -113,7 +115,7 @@ def main():
     cases.append(case("perfect", [0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]))
     cases.append(case("inverted", [0.1, 0.2, 0.8, 0.9], [1, 1, 0, 0]))
     out = {
-        "generator": "scripts/make_eval_vectors.py",
+        "generator": "scripts/vectors/make_eval_vectors.py",
         "sklearn": sklearn.__version__,
         "numpy": np.__version__,
         "cases": cases,

@@ -20,8 +20,9 @@ Writes, under tests/data/models/:
                                   328 MB of weights are never committed.
 
 Each batch mixes lengths 1..512; transformers runs it padded (pad id, attention mask 0), and
-each sequence also alone. Run with the reference venv (scripts/reference-venv.sh):
-  .venv-ref/bin/python scripts/make_model_vectors.py
+each sequence also alone. Run from the repository root, in the reference venv
+(scripts/requirements/ref.txt):
+  bash scripts/venv.sh ref && .venv-ref/bin/python scripts/vectors/make_model_vectors.py
 """
 import datetime
 import json
@@ -35,7 +36,7 @@ import transformers
 from transformers import (AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification,
                           RobertaConfig, RobertaForSequenceClassification)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "data", "models")
 REAL_CONFIG = os.path.join(ROOT, "..", "shared", "tokenizer",
                            "protectai-distilroberta-base-rejection-v1", "config.json")
@@ -109,7 +110,7 @@ def logits_of(model, seqs, pad_id):
 
 def provenance():
     return {
-        "made_by": "scripts/make_model_vectors.py",
+        "made_by": "scripts/vectors/make_model_vectors.py",
         "date": datetime.date.today().isoformat(),
         "transformers": transformers.__version__,
         "torch": torch.__version__,

@@ -1,4 +1,4 @@
-#include "bench/engine_bench.h"
+#include "engine_bench.h"
 
 #include <sys/resource.h>
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes the reference vectors of the training tests into tests/data/train/.
 
-Run with the reference stack (torch 2.15, transformers 5.24):
-    /work/refvenv/bin/python scripts/make_train_vectors.py
+Run from the repository root, in the reference venv (torch 2.15, transformers 5.24:
+scripts/requirements/ref.txt), after write_tiny_trained (tests/data/train/README.md):
+    bash scripts/venv.sh ref && .venv-ref/bin/python scripts/vectors/make_train_vectors.py [roberta] [bert]
 
 1. grad_vectors.json + grad_vectors.safetensors: tests/data/models/tiny-roberta-f32 loaded into
    RobertaForSequenceClassification in float64 (exact reference), dropout off (eval mode), a
@@ -25,7 +26,7 @@ from safetensors.torch import save_file
 from transformers import (BertForSequenceClassification, RobertaForSequenceClassification, Trainer,
                           get_linear_schedule_with_warmup)
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODEL = ROOT / "tests/data/models/tiny-roberta-f32"
 BERT_MODEL = ROOT / "tests/data/models/tiny-bert-f32"
 OUT = ROOT / "tests/data/train"
@@ -72,7 +73,7 @@ def bert_grad_vectors():
     labels = [0, 1, 1, 0, 1]
     ids, mask = batch_tensors(seqs, model.config.pad_token_id)
     cases = {"plain": None, "weighted": [0.3, 1.7]}
-    meta = {"how": "scripts/make_train_vectors.py bert: BertForSequenceClassification in float64, "
+    meta = {"how": "scripts/vectors/make_train_vectors.py bert: BertForSequenceClassification in float64, "
                    "eval mode, padded batch with attention mask, CrossEntropyLoss (mean)",
             "sequences": seqs, "labels": labels, "cases": {}}
     tensors = {}
@@ -94,10 +95,10 @@ def bert_trained_logits():
     """5. tiny-bert-trained.logits.json: transformers' logits (AutoModelForSequenceClassification
     and AutoTokenizer-free: token ids) for the folder the C++ trainer saved in
     tests/data/train/tiny-bert-trained (fine-tuned from the bare BertModel
-    tests/data/models/tiny-bert-base by train_test's DISABLED_WriteTinyBertTrained)."""
+    tests/data/models/tiny-bert-base by write_tiny_trained: tests/data/train/README.md)."""
     folder = OUT / "tiny-bert-trained"
     if not folder.exists():
-        print("skipping tiny-bert-trained (run train_test --gtest_also_run_disabled_tests first)")
+        print("skipping tiny-bert-trained (run write_tiny_trained first: tests/data/train/README.md)")
         return
     from transformers import AutoModelForSequenceClassification
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
@@ -106,7 +107,7 @@ def bert_trained_logits():
     seqs = bert_seqs(gen, 6, 3, 30, model.config.vocab_size)
     with torch.no_grad():
         logits = [model(input_ids=torch.tensor([s])).logits[0].tolist() for s in seqs]
-    meta = {"how": "scripts/make_train_vectors.py bert: AutoModelForSequenceClassification on "
+    meta = {"how": "scripts/vectors/make_train_vectors.py bert: AutoModelForSequenceClassification on "
                    "tests/data/train/tiny-bert-trained, one sequence at a time, float32",
             "architectures": model.config.architectures,
             "id2label": model.config.id2label, "sequences": seqs, "logits": logits}
@@ -169,7 +170,7 @@ def trainer_vectors():
             opt.step()
             sched.step()
             opt.zero_grad()
-    meta = {"how": "see scripts/make_train_vectors.py", "sequences": seqs, "labels": labels,
+    meta = {"how": "see scripts/vectors/make_train_vectors.py", "sequences": seqs, "labels": labels,
             "batch_size": batch_size, "epochs": epochs, "lr": lr, "warmup_steps": warmup,
             "weight_decay": wd, "max_grad_norm": max_norm, "decay_parameters": sorted(decay),
             "steps": steps,
@@ -179,10 +180,10 @@ def trainer_vectors():
 
 def tiny_trained_logits():
     """3. tiny-trained.logits.json: transformers' logits for the folder the C++ trainer saved in
-    tests/data/train/tiny-trained (written by train_test's DISABLED_WriteTinyTrained)."""
+    tests/data/train/tiny-trained (written by write_tiny_trained: tests/data/train/README.md)."""
     folder = OUT / "tiny-trained"
     if not folder.exists():
-        print("skipping tiny-trained (run train_test --gtest_also_run_disabled_tests first)")
+        print("skipping tiny-trained (run write_tiny_trained first: tests/data/train/README.md)")
         return
     from transformers import AutoModelForSequenceClassification
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
@@ -190,7 +191,7 @@ def tiny_trained_logits():
     seqs = random_seqs(gen, 6, 3, 30, model.config.vocab_size)
     with torch.no_grad():
         logits = [model(input_ids=torch.tensor([s])).logits[0].tolist() for s in seqs]
-    meta = {"how": "scripts/make_train_vectors.py: AutoModelForSequenceClassification on "
+    meta = {"how": "scripts/vectors/make_train_vectors.py: AutoModelForSequenceClassification on "
                    "tests/data/train/tiny-trained, one sequence at a time, float32",
             "id2label": model.config.id2label, "sequences": seqs, "logits": logits}
     (OUT / "tiny-trained.logits.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -8,7 +8,8 @@ data/models/default (loaded with AutoModelForSequenceClassification + AutoTokeni
 the logits, and the token count; and default-model-eval.meta.json saying how it was made.
 tests/scan/default_model_test.cpp checks that refusal's engine gives the same scores (<= 1e-4).
 
-Run with the reference venv:  .venv-ref/bin/python scripts/make_default_model_vectors.py
+Run from the repository root, in the reference venv (scripts/requirements/ref.txt):
+  bash scripts/venv.sh ref && .venv-ref/bin/python scripts/vectors/make_default_model_vectors.py
 """
 import datetime
 import gzip
@@ -20,7 +21,7 @@ import torch
 import transformers
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = os.path.join(ROOT, "data", "models", "default")
 EVAL = os.path.join(ROOT, "..", "shared", "data", "eval", "chatgpt-refusals.jsonl.gz")
 OUT = os.path.join(ROOT, "tests", "data", "classify")
@@ -47,7 +48,7 @@ def main():
     with open(os.path.join(MODEL, "model.safetensors"), "rb") as f:
         weights_sha256 = hashlib.sha256(f.read()).hexdigest()
     with open(os.path.join(OUT, "default-model-eval.meta.json"), "w") as f:
-        json.dump({"made_by": "scripts/make_default_model_vectors.py",
+        json.dump({"made_by": "scripts/vectors/make_default_model_vectors.py",
                    "date": datetime.date.today().isoformat(),
                    "transformers": transformers.__version__, "torch": torch.__version__,
                    "model": "data/models/default", "model_safetensors_sha256": weights_sha256,

@@ -4,12 +4,6 @@
 Writes, under tests/data/tokenizer/:
   hf_bert_chars.txt.gz           how HF's BertNormalizer and BertPreTokenizer treat every code
                                  point (probed from tokenizers itself; ranges of alike code points)
-  ../../../src/tokenizer/bert_supplement.inc
-                                 the code points where utf8proc 2.8 (Unicode 15.0, what the C++
-                                 code uses) disagrees with HF's BertNormalizer/BertPreTokenizer:
-                                 HF classes punctuation, controls and nonspacing marks with old
-                                 Unicode tables (unicode_categories), NFD with its own tables, and
-                                 lowercases with Rust's char::to_lowercase (Unicode 16)
   wordpiece_features.jsonl.gz    hand-made cases for all-MiniLM-L6-v2 (accents, CJK, emoji,
                                  controls, Turkish I, long words, specials in text, invalid UTF-8,
                                  pairs, truncation, windows with stride, decode) and for other
@@ -17,10 +11,14 @@ Writes, under tests/data/tokenizer/:
   wordpiece_corpus_shared.jsonl.gz   every text of ../shared/data: hashes (and ids for 1 in 50)
   wordpiece_corpus_random.jsonl.gz   6,000 random texts with ids and hashes
 
-Usage: /work/refvenv/bin/python scripts/make_wordpiece_vectors.py [--shared ../shared]
+Usage: bash scripts/venv.sh ref
+       .venv-ref/bin/python scripts/vectors/make_wordpiece_vectors.py [--shared ../shared]
        [all|unicode|features|corpus]
 Needs: tokenizers (0.23.x), transformers (5.x, for the vocab.txt-only reference),
-unicodedata2==16.0.0. Shares helpers with scripts/make_tokenizer_vectors.py.
+unicodedata2==16.0.0. Shares helpers with scripts/vectors/make_tokenizer_vectors.py.
+src/tokenizer/bert_supplement.inc, the C++ side's table of the code points where utf8proc
+disagrees with HF, is generated source made from hf_bert_chars.txt.gz:
+scripts/codegen/bert_supplement.py.
 """
 import argparse
 import gzip
@@ -29,7 +27,6 @@ import os
 import random
 import sys
 
-import tokenizers
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,7 +39,7 @@ MINILM = os.path.join(OUT, "all-minilm-l6-v2")
 
 def meta(extra):
     m = common.meta(extra)
-    m["script"] = "scripts/make_wordpiece_vectors.py"
+    m["script"] = "scripts/vectors/make_wordpiece_vectors.py"
     try:
         import transformers
         m["transformers"] = transformers.__version__
@@ -112,174 +109,8 @@ def write_unicode():
         fo.write(f"# {json.dumps(meta({'what': write_unicode.__doc__.strip()}))}\n")
         for a, b, (k, m1, m2, m3) in rows:
             fo.write(f"{a:X}\t{b:X}\t{k}\t{m1}\t{m2}\t{m3}\n")
-    print(f"hf_bert_chars.txt.gz: {len(rows)} rows")
-    hf = {}
-    for a, b, key in rows:  # noqa: B007
-        for cp in range(a, b + 1):
-            if not 0xD800 <= cp <= 0xDFFF:
-                hf[cp] = key
-    write_supplement(hf)
-
-
-# The C++ rule (src/tokenizer/bert_normalizer.cpp) on utf8proc, called through ctypes; where it
-# disagrees with HF, the supplement gives HF's answer. The C++ test checks every code point.
-BERT_WHITESPACE = {9, 10, 11, 12, 13, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
-                   0x2029, 0x202F, 0x205F, 0x3000}
-BERT_CJK = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-            (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
-
-
-class Utf8proc:
-    """The few utf8proc calls the C++ code makes, through ctypes."""
-
-    def __init__(self):
-        import ctypes
-        self.ct = ctypes
-        u = ctypes.CDLL("libutf8proc.so.2")
-        u.utf8proc_category.restype = ctypes.c_int
-        u.utf8proc_tolower.restype = ctypes.c_int32
-        u.utf8proc_decompose_char.restype = ctypes.c_ssize_t
-        u.utf8proc_decompose_char.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32),
-                                              ctypes.c_ssize_t, ctypes.c_int,
-                                              ctypes.POINTER(ctypes.c_int)]
-        u.utf8proc_version.restype = ctypes.c_char_p
-        self.u = u
-        self.buf = (ctypes.c_int32 * 8)()
-        self.last = ctypes.c_int(0)
-        self.version = u.utf8proc_version().decode()
-
-    def category(self, cp):
-        return self.u.utf8proc_category(cp)
-
-    def nfd(self, cp):
-        n = self.u.utf8proc_decompose_char(cp, self.buf, 8, 1 << 3, self.ct.byref(self.last))
-        return [self.buf[i] for i in range(n)]
-
-    def lower(self, cp):
-        return self.u.utf8proc_tolower(cp)
-
-
-def parse_map(m, cp):
-    return [cp] if m == "=" else [] if m == "-" else [int(x, 16) for x in m.split()]
-
-
-def hf_ccc_zero(up):
-    """Marks with a combining class in Unicode 16 that HF's NFD (crate
-    unicode-normalization-alignments, older tables) treats as class 0, so never reorders."""
-    import unicodedata2
-    nfd = normalizers.NFD()
-    zero = []
-    for cp in range(0x110000):
-        if 0xD800 <= cp <= 0xDFFF or not unicodedata2.combining(chr(cp)):
-            continue
-        if up.nfd(cp) != [cp] and up.category(cp) != 0:
-            continue  # decomposes: the parts' classes count
-        c = chr(cp)
-        if unicodedata2.combining(c) > 1:
-            moved = nfd.normalize_str("a" + c + "\u0334") == "a\u0334" + c  # U+0334: class 1
-        else:
-            moved = nfd.normalize_str("a\u0301" + c) == "a" + c + "\u0301"  # U+0301: 230
-        if not moved:
-            zero.append(cp)
-    return set(zero)
-
-
-def write_supplement(hf):
-    """src/tokenizer/bert_supplement.inc: per code point, where HF differs from utf8proc: its
-    pre-tokenizer class and clean_text flag, whether it is Mn, whether its NFD leaves it alone,
-    whether its combining class is 0, and its lowercase. Checked here against the probe, and by
-    the C++ test on every code point."""
-    up = Utf8proc()
-    ov = {}
-
-    def get(cp):
-        return ov.setdefault(cp, {"mn": None, "nodecomp": False, "ccc0": False, "lower": None})
-
-    def is_mn(cp):
-        o = ov.get(cp)
-        if o and o["mn"] is not None:
-            return o["mn"]
-        return up.category(cp) == 6
-
-    def lower(cp):
-        o = ov.get(cp)
-        if o and o["lower"] is not None:
-            return o["lower"]
-        return [0x69, 0x307] if cp == 0x130 else [up.lower(cp)]
-
-    def nfd(cp):
-        o = ov.get(cp)
-        return [cp] if o and o["nodecomp"] else up.nfd(cp)
-
-    def maps(cp):
-        out = []
-        for lo, st in ((True, True), (True, False), (False, True)):
-            seq = [cp]
-            if st:
-                seq = [d for d in nfd(cp) if not is_mn(d)]
-            if lo:
-                seq = [y for x in seq for y in lower(x)]
-            out.append(seq)
-        return out
-
-    def rule_class(cp):
-        cat = up.category(cp)
-        punct = (33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126 or
-                 12 <= cat <= 18)
-        cls = "s" if cp in BERT_WHITESPACE else "p" if punct else "o"
-        if cp == 0 or cp == 0xFFFD or (cp not in (9, 10, 13) and cat in (26, 27, 29)):
-            return cls + "x"
-        if cp != 0x20 and cp in BERT_WHITESPACE:
-            return cls + "w"
-        return cls + ("c" if any(a <= cp <= b for a, b in BERT_CJK) else "n")
-
-    classes = {}
-    for cp, (k, *_m) in hf.items():
-        if rule_class(cp) != k:
-            classes[cp] = k
-    # Lowercase first (HF's L map), then Mn / NFD from the strip-only map.
-    for cp, (k, ls, lo, st) in hf.items():
-        if k[1] in "xw":
-            continue
-        want_l = parse_map(lo, cp)
-        if [y for y in lower(cp)] != want_l:
-            get(cp)["lower"] = want_l
-    for _ in range(3):
-        for cp, (k, ls, lo, st) in hf.items():
-            if k[1] in "xw":
-                continue
-            want_s = parse_map(st, cp)
-            if maps(cp)[2] == want_s:
-                continue
-            if up.nfd(cp) == [cp]:
-                get(cp)["mn"] = want_s == []
-            elif want_s == [cp]:
-                get(cp)["nodecomp"] = True
-    for cp in hf_ccc_zero(up):
-        get(cp)["ccc0"] = True
-    bad = [cp for cp, (k, ls, lo, st) in hf.items() if k[1] not in "xw" and
-           maps(cp) != [parse_map(ls, cp), parse_map(lo, cp), parse_map(st, cp)]]
-    if bad:
-        raise SystemExit(f"supplement cannot explain {len(bad)} code points, e.g. "
-                         f"{[hex(b) for b in bad[:10]]}")
-    cps = sorted(set(ov) | set(classes))
-
-    def lit(seq):
-        return "nullptr" if seq is None else 'U"' + "".join(f"\\U{x:08X}" for x in seq) + '"'
-    path = os.path.join(ROOT, "src", "tokenizer", "bert_supplement.inc")
-    with open(path, "w", encoding="utf-8") as fo:
-        fo.write(f"// Generated by scripts/make_wordpiece_vectors.py (tokenizers "
-                 f"{tokenizers.__version__}, utf8proc {up.version}): the {len(cps)} code points\n"
-                 "// where HF's BertNormalizer / BertPreTokenizer / NFD disagree with utf8proc.\n"
-                 "// {cp, pre-tokenizer class, clean_text flag, Mn ('y'/'n'/'-' = as utf8proc),\n"
-                 "//  flags (1: NFD keeps it whole, 2: combining class 0), lowercase or nullptr}\n")
-        for cp in cps:
-            k = hf[cp][0]
-            o = ov.get(cp, {"mn": None, "nodecomp": False, "ccc0": False, "lower": None})
-            mn = "-" if o["mn"] is None else "y" if o["mn"] else "n"
-            flags = (1 if o["nodecomp"] else 0) | (2 if o["ccc0"] else 0)
-            fo.write(f"{{0x{cp:X}, '{k[0]}', '{k[1]}', '{mn}', {flags}, {lit(o['lower'])}}},\n")
-    print(f"bert_supplement.inc: {len(cps)} code points")
+    print(f"hf_bert_chars.txt.gz: {len(rows)} rows "
+          "(now run scripts/codegen/bert_supplement.py: src/tokenizer/bert_supplement.inc)")
 
 
 # ---------------------------------------------------------------- features

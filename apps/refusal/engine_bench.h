@@ -1,5 +1,6 @@
-// Measuring the engine: batch-1 latency per shape, fixed-shape batch throughput, and a
-// realistic workload (texts → verdicts, tokenization included).
+// `refusal bench`'s measurements of the engine: batch-1 latency per shape, fixed-shape batch
+// throughput, and a realistic workload (texts → verdicts, tokenization included). Part of the
+// `refusal` command, not of the library.
 #pragma once
 
 #include <cstddef>
@@ -52,8 +53,8 @@ struct BenchResult {
 // counted as 2): the projections, attention, the FFN and the head.
 double forward_flops(const ModelConfig& config, std::size_t tokens);
 
-// Runs every measurement of `options` on `classifier`, round by round. `on_round`, when set, is
-// called between rounds (the peers run there, interleaved).
+// Runs every measurement of `options` on `classifier`, `options.rounds` rounds; each round
+// measures every shape, then the batch, then the workload.
 BenchResult run_engine_bench(const Classifier& classifier, const BenchOptions& options);
 
 }  // namespace refusal::bench

@@ -6,15 +6,12 @@ calculate_risk_score, NoRefusal.scan, NoRefusalLight().scan) and nltk's Punkt. n
 Punkt in 3.10 (regex module, curly quotes), so sentences come from two environments: this
 interpreter (nltk 3.10.x) and a second one with nltk 3.9.1 (--nltk39-python).
 
-Setup (llm-guard's full dependency set pulls torch; the modules used here need only these):
-  python3 -m venv /work/scanvenv
-  /work/scanvenv/bin/pip install nltk==3.10.4 regex==2024.11.6 structlog
-  /work/scanvenv/bin/pip install --no-deps llm-guard==0.3.16
-  python3 -m venv /work/scanvenv39
-  /work/scanvenv39/bin/pip install nltk==3.9.1 regex==2024.11.6 structlog
-  /work/scanvenv39/bin/pip install --no-deps llm-guard==0.3.16
+Setup (llm-guard's full dependency set pulls torch; the modules used here need only these, and
+llm-guard is installed without its dependencies: scripts/requirements/scan*.txt):
+  bash scripts/venv.sh scan && bash scripts/venv.sh scan-nltk39
 Run from the repository root:
-  /work/scanvenv/bin/python scripts/make_scan_vectors.py --nltk39-python /work/scanvenv39/bin/python
+  .venv-scan/bin/python scripts/vectors/make_scan_vectors.py \
+      --nltk39-python .venv-scan-nltk39/bin/python [--shared ../shared]
 """
 from __future__ import annotations
 
@@ -36,7 +33,7 @@ import types
 import unicodedata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PUNKT_DIR = ROOT / "data" / "punkt_tab" / "english"
 
 
@@ -148,11 +145,11 @@ def fuzz_texts(seed: int, count: int) -> list[str]:
             for _ in range(count)]
 
 
-def load_texts(seed: int, per_train: int) -> list[dict]:
+def load_texts(shared: Path, seed: int, per_train: int) -> list[dict]:
     rows = []
-    data = ROOT.parent / "shared" / "data"
-    if not data.exists():
-        data = Path("/work/shared/data")
+    data = shared / "data"
+    if not data.is_dir():
+        raise SystemExit(f"{data}: not found (give the shared folder with --shared)")
     for path in sorted(data.glob("*/*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as f:
             texts = [json.loads(line)["text"] for line in f if line.strip()]
@@ -279,6 +276,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "scan"))
     ap.add_argument("--seed", type=int, default=20250519)
     ap.add_argument("--per-train", type=int, default=300)
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared",
+                    help="the shared folder whose data/ holds the texts (default: ../shared)")
     args = ap.parse_args()
     if args.worker:
         worker_sentences()
@@ -288,7 +287,7 @@ def main():
     util, no_refusal = import_llm_guard()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = load_texts(args.seed, args.per_train)
+    rows = load_texts(args.shared, args.seed, args.per_train)
     texts = [r["text"] for r in rows]
     variants = {md.version("nltk"): [util.split_text_by_sentences(t) for t in texts]}
     if args.nltk39_python:
@@ -313,7 +312,7 @@ def main():
     with gzip.open(out / "unicode.json.gz", "wt", encoding="utf-8", compresslevel=9) as f:
         json.dump(unicode_vectors(), f, ensure_ascii=False)
     meta = {
-        "made_by": "scripts/make_scan_vectors.py",
+        "made_by": "scripts/vectors/make_scan_vectors.py",
         "date": datetime.date.today().isoformat(),
         "python": sys.version.split()[0],
         "packages": {p: md.version(p) for p in ("llm-guard", "nltk", "regex")},

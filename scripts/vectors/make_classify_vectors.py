@@ -12,7 +12,8 @@ Writes:
       that model: every label's score, plus the top label (what top_k=1 returns).
   tests/data/classify/pipeline-eval.meta.json  how it was made.
 
-Run with the reference venv:  .venv-ref/bin/python scripts/make_classify_vectors.py
+Run from the repository root, in the reference venv (scripts/requirements/ref.txt):
+  bash scripts/venv.sh ref && .venv-ref/bin/python scripts/vectors/make_classify_vectors.py
 """
 import datetime
 import gzip
@@ -25,7 +26,7 @@ import transformers
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, RobertaConfig,
                           RobertaForSequenceClassification, pipeline)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.path.join(ROOT, "..", "shared")
 TOKENIZER = os.path.join(SHARED, "tokenizer", "protectai-distilroberta-base-rejection-v1")
 MODEL = os.path.join(ROOT, "tests", "data", "models", "random-roberta-tok")
@@ -78,7 +79,7 @@ def main():
                                   "tokens": n_tokens}) + "\n")
             rows += 1
     with open(os.path.join(OUT, "pipeline-eval.meta.json"), "w") as f:
-        json.dump({"made_by": "scripts/make_classify_vectors.py",
+        json.dump({"made_by": "scripts/vectors/make_classify_vectors.py",
                    "date": datetime.date.today().isoformat(),
                    "transformers": transformers.__version__, "torch": torch.__version__,
                    "model": os.path.relpath(MODEL, ROOT),
