@@ -203,7 +203,10 @@ def take_prefix(text, max_chars):
             best = end
     if len(text) <= max_chars and text.endswith(tuple(".!?")):
         best = len(text)
-    return text[:best].rstrip()
+    out = text[:best].rstrip()
+    if out.count("```") % 2:  # never stop inside a code block
+        out = out[:out.rfind("```")].rstrip()
+    return out
 
 
 def repeats_itself(text):
@@ -264,8 +267,9 @@ def read_shared(train_dir, acct):
                     continue
                 if (src in SUBSTRING_LABELLED and label == 1
                         and not REFUSAL_WORDING.search(text[:400])):
-                    acct[src]["dropped: substring-matched label 1 without refusal wording in the "
-                              "first 400 characters (the phrase sits inside generated content)"] += 1
+                    acct[src]["dropped: substring-matched label 1 without refusal wording in "
+                              "the first 400 characters (the phrase sits inside generated "
+                              "content)"] += 1
                     continue
                 family = "real:compliant" if label == 0 else "real:refusal"
                 out = {"text": text, "label": label, "source": src, "family": family,
