@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "base/utf8.h"
 #include "eval/metrics.h"
 #include "io/row_reader.h"
 #include "refusal/error.h"
@@ -69,24 +70,9 @@ ordered_json block(const std::vector<double>& scores, const std::vector<int>& la
 
 // Cuts `text` to at most `max_chars` code points (UTF-8), never inside a character.
 std::string cut_text(const std::string& text, std::size_t max_chars, bool& cut) {
-  std::size_t chars = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      if (chars == max_chars) {
-        cut = true;
-        return text.substr(0, i);
-      }
-      ++chars;
-    }
-  }
-  cut = false;
-  return text;
-}
-
-std::size_t count_chars(const std::string& text) {
-  std::size_t chars = 0;
-  for (char c : text) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return chars;
+  const std::size_t end = base::skip_code_points(text, 0, max_chars);
+  cut = end < text.size();
+  return text.substr(0, end);
 }
 
 ordered_json mistake_json(const LabeledRow& row, double score, const ReportOptions& options) {
@@ -104,7 +90,7 @@ ordered_json mistake_json(const LabeledRow& row, double score, const ReportOptio
   m["flags"] = flags;
   m["prompt"] = cut_text(row.prompt, options.worst_text_chars / 4, prompt_cut);
   m["text"] = cut_text(row.text, options.worst_text_chars, cut);
-  m["text_chars"] = count_chars(row.text);
+  m["text_chars"] = base::count_code_points(row.text);
   m["text_cut"] = cut;
   return m;
 }

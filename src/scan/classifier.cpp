@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "base/data_files.h"
+#include "base/utf8.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
 
@@ -51,20 +52,9 @@ std::pair<std::size_t, std::size_t> content_span(const Encoding& e) {
   return {begin, end};
 }
 
-// The first `count` code points of UTF-8 text, as a byte length.
-std::size_t bytes_of_code_points(std::string_view text, std::size_t from_byte, std::size_t count) {
-  std::size_t i = from_byte;
-  while (count > 0 && i < text.size()) {
-    ++i;
-    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
-    --count;
-  }
-  return i;
-}
-
 std::string slice_code_points(std::string_view text, std::size_t begin, std::size_t end) {
-  const std::size_t b = bytes_of_code_points(text, 0, begin);
-  const std::size_t e = bytes_of_code_points(text, b, end - begin);
+  const std::size_t b = base::skip_code_points(text, 0, begin);
+  const std::size_t e = base::skip_code_points(text, b, end - begin);
   return std::string(text.substr(b, e - b));
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/utf8.h"
 #include "refusal/error.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/model.h"
@@ -53,14 +54,14 @@ void check_utf8(std::string_view in, Utf8Errors mode, CheckedText& out) {
   out.text = in;
   out.ascii = is_ascii(in);
   if (out.ascii) return;
-  const size_t bad = tokenizer::find_invalid_utf8(in);
-  if (bad == std::string_view::npos) return;
+  const std::optional<size_t> bad = base::first_invalid_utf8(in);
+  if (!bad) return;
   if (mode == Utf8Errors::kStrict) {
-    throw Error("invalid UTF-8 at byte offset " + std::to_string(bad) + " (byte 0x" +
-                "0123456789ABCDEF"[static_cast<unsigned char>(in[bad]) >> 4] +
-                "0123456789ABCDEF"[static_cast<unsigned char>(in[bad]) & 15] + ")");
+    throw Error("invalid UTF-8 at byte offset " + std::to_string(*bad) + " (byte 0x" +
+                "0123456789ABCDEF"[static_cast<unsigned char>(in[*bad]) >> 4] +
+                "0123456789ABCDEF"[static_cast<unsigned char>(in[*bad]) & 15] + ")");
   }
-  out.repaired = tokenizer::repair_utf8(in);
+  out.repaired = base::repair_utf8(in);
   out.text = out.repaired;
 }
 
@@ -70,8 +71,8 @@ class CharCounter {
   CharCounter(std::string_view s, bool ascii) : s_(s), ascii_(ascii) {}
   size_t operator()(size_t p) {
     if (ascii_) return p;
-    for (; byte_ < p; ++byte_) chars_ += !tokenizer::is_continuation(s_[byte_]);
-    for (; byte_ > p; --byte_) chars_ -= !tokenizer::is_continuation(s_[byte_ - 1]);
+    for (; byte_ < p; ++byte_) chars_ += !base::is_utf8_continuation(s_[byte_]);
+    for (; byte_ > p; --byte_) chars_ -= !base::is_utf8_continuation(s_[byte_ - 1]);
     return chars_;
   }
 
@@ -87,17 +88,16 @@ void whitespace_ends(std::string_view s, uint32_t* lead, uint32_t* trail) {
   size_t i = 0;
   while (i < s.size()) {
     size_t len = 0;
-    const char32_t cp = tokenizer::decode_utf8(s.data() + i, &len);
+    const char32_t cp = base::decode_valid_utf8(s.data() + i, &len);
     if (cp != 0x120 && tokenizer::char_class(cp) != tokenizer::CharClass::kSpace) break;
     *lead += cp == 0x120 ? 1 : static_cast<uint32_t>(len);
     i += len;
   }
   size_t j = s.size();
   while (j > 0) {
-    size_t start = j - 1;
-    while (start > 0 && tokenizer::is_continuation(s[start])) --start;
+    const size_t start = base::code_point_start(s, j - 1);
     size_t len = 0;
-    const char32_t cp = tokenizer::decode_utf8(s.data() + start, &len);
+    const char32_t cp = base::decode_valid_utf8(s.data() + start, &len);
     if (cp != 0x120 && tokenizer::char_class(cp) != tokenizer::CharClass::kSpace) break;
     *trail += cp == 0x120 ? 1 : static_cast<uint32_t>(len);
     j = start;
@@ -175,8 +175,8 @@ void tokenize_into(const Model& m, std::string_view text, size_t limit,
       for (const BpePiece& p : pieces) {
         const size_t b = pb + p.start, e = pb + p.end;
         size_t start = b, end = e;
-        while (start > pb && tokenizer::is_continuation(s[start])) --start;
-        while (end < pe && tokenizer::is_continuation(s[end])) ++end;
+        while (start > pb && base::is_utf8_continuation(s[start])) --start;
+        while (end < pe && base::is_utf8_continuation(s[end])) ++end;
         // Only "Ġ" (a space byte) is whitespace in the byte-level alphabet.
         uint32_t lead = 0, trail = 0;
         while (b + lead < e && s[b + lead] == ' ') ++lead;
@@ -487,7 +487,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
     bool all_bytes = true;
     for (size_t i = 0; i < token.size();) {
       size_t len = 0;
-      const char32_t cp = tokenizer::decode_utf8(token.data() + i, &len);
+      const char32_t cp = base::decode_valid_utf8(token.data() + i, &len);
       if (cp >= alphabet.cp_to_byte.size() || alphabet.cp_to_byte[cp] < 0) {
         all_bytes = false;
         break;
@@ -500,8 +500,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
       bytes += token;
     }
   }
-  if (tokenizer::find_invalid_utf8(bytes) == std::string::npos) return bytes;
-  return tokenizer::repair_utf8(bytes);
+  if (!base::first_invalid_utf8(bytes)) return bytes;
+  return base::repair_utf8(bytes);
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
