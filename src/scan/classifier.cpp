@@ -8,6 +8,8 @@
 #include "base/utf8.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
+#include "scan/no_refusal.h"
+#include "scan/python_emulation.h"
 
 namespace refusal {
 namespace {

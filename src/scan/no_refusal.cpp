@@ -6,7 +6,9 @@
 #include "base/utf8.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
+#include "scan/no_refusal.h"
 #include "scan/py_unicode.h"
+#include "scan/python_emulation.h"
 
 namespace refusal {
 namespace {

@@ -11,6 +11,7 @@
 #include "base/utf8.h"
 #include "refusal/scanner_rules.h"
 #include "scan/py_unicode.h"
+#include "scan/python_emulation.h"
 
 namespace refusal {
 namespace scan {

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "base/utf8.h"
-#include "refusal/scanner_rules.h"
+#include "scan/python_emulation.h"
 
 namespace refusal::server {
 namespace {
