@@ -4,6 +4,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "base/utf8.h"
@@ -73,6 +74,22 @@ std::string cut_text(const std::string& text, std::size_t max_chars, bool& cut) 
   const std::size_t end = base::skip_code_points(text, 0, max_chars);
   cut = end < text.size();
   return text.substr(0, end);
+}
+
+// ReportOptions::run_json as the report's "run" object.
+ordered_json run_object(const std::string& run_json) {
+  if (run_json.empty()) return ordered_json::object();
+  ordered_json run;
+  try {
+    run = ordered_json::parse(run_json);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(std::string("evaluation report: ReportOptions::run_json is not JSON: ") + e.what());
+  }
+  if (!run.is_object()) {
+    throw Error("evaluation report: ReportOptions::run_json is a JSON " +
+                std::string(run.type_name()) + ", not an object");
+  }
+  return run;
 }
 
 ordered_json mistake_json(const LabeledRow& row, double score, const ReportOptions& options) {
@@ -161,12 +178,12 @@ Dataset load_dataset(const std::vector<std::string>& files, const std::string& t
   return data;
 }
 
-nlohmann::ordered_json evaluate(const Dataset& data, const std::vector<SystemScores>& systems,
-                                const ReportOptions& options) {
+std::string evaluate(const Dataset& data, const std::vector<SystemScores>& systems,
+                     const ReportOptions& options) {
   ordered_json report;
   report["tool"] = "refusal eval";
   report["version"] = version();
-  report["run"] = options.run.is_null() ? ordered_json::object() : options.run;
+  report["run"] = run_object(options.run_json);
   report["conventions"] = {
       {"positive", "label 1 (refusal); predicted positive when score > threshold"},
       {"zero_division", "precision, recall, F1 and accuracy are 0 when their denominator is 0"},
@@ -330,7 +347,7 @@ nlohmann::ordered_json evaluate(const Dataset& data, const std::vector<SystemSco
     out_systems.push_back(s);
   }
   report["systems"] = out_systems;
-  return report;
+  return report.dump(2, ' ', false, ordered_json::error_handler_t::replace);
 }
 
 }  // namespace refusal::eval
