@@ -42,7 +42,7 @@ int run_info(const InfoOptions& o) {
           {"vocab_json", optional_path(f.vocab_json)},
           {"merges_txt", optional_path(f.merges_txt)},
           {"vocab_txt", optional_path(f.vocab_txt)}}},
-        {"architecture", architectures.empty() ? c.scheme().class_name : architectures},
+        {"architecture", architectures.empty() ? c.class_name() : architectures},
         {"model_type", c.model_type},
         {"parameters", engine.parameter_count()},
         {"dtypes", engine.weight_dtypes()},
@@ -69,7 +69,7 @@ int run_info(const InfoOptions& o) {
                                      : f.vocab_txt ? f.vocab_txt->string().c_str()
                                                    : "(none found)");
   std::printf("architecture:  %s (model_type %s)\n",
-              architectures.empty() ? c.scheme().class_name.c_str() : architectures.c_str(),
+              architectures.empty() ? c.class_name().c_str() : architectures.c_str(),
               c.model_type.c_str());
   std::printf("parameters:    %lld (%.1fM)\n", static_cast<long long>(engine.parameter_count()),
               static_cast<double>(engine.parameter_count()) / 1e6);
