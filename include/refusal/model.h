@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "refusal/tokenizer.h"
+
 namespace refusal {
 
 // The files of one model, and how each was found.
@@ -18,12 +20,7 @@ struct ModelFiles {
   std::filesystem::path config;  // config.json
   std::vector<std::filesystem::path> weights;  // model.safetensors, or the shards of the index
   std::optional<std::filesystem::path> weights_index;  // model.safetensors.index.json
-  std::optional<std::filesystem::path> tokenizer_json;
-  std::optional<std::filesystem::path> vocab_json;
-  std::optional<std::filesystem::path> merges_txt;
-  std::optional<std::filesystem::path> vocab_txt;  // BERT's WordPiece vocabulary
-  std::optional<std::filesystem::path> tokenizer_config;
-  std::optional<std::filesystem::path> special_tokens_map;
+  TokenizerFiles tokenizer;  // find_tokenizer_files(folder)
 };
 
 // Finds a model: a folder with config.json; a Hugging Face cache folder

@@ -341,34 +341,53 @@ Tokenizer Tokenizer::from_vocab_merges(
   return Tokenizer(std::make_shared<const Model>(std::move(spec)));
 }
 
+TokenizerFiles find_tokenizer_files(const std::filesystem::path& folder) {
+  const auto existing = [&](const char* name) -> std::optional<std::filesystem::path> {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(folder / name, ec)) return folder / name;
+    return std::nullopt;
+  };
+  return {.folder = folder,
+          .tokenizer_json = existing("tokenizer.json"),
+          .vocab_json = existing("vocab.json"),
+          .merges_txt = existing("merges.txt"),
+          .vocab_txt = existing("vocab.txt"),
+          .tokenizer_config = existing("tokenizer_config.json"),
+          .special_tokens_map = existing("special_tokens_map.json")};
+}
+
 Tokenizer Tokenizer::from_model_folder(const std::filesystem::path& folder) {
-  namespace fs = std::filesystem;
-  if (!fs::is_directory(folder)) throw Error(folder.string() + ": not a folder");
-  const fs::path config = folder / "tokenizer_config.json";
-  const fs::path special = folder / "special_tokens_map.json";
-  const bool has_config = fs::exists(config);
-  if (fs::exists(folder / "tokenizer.json")) {
-    const std::string origin = (folder / "tokenizer.json").string();
+  if (!std::filesystem::is_directory(folder)) throw Error(folder.string() + ": not a folder");
+  return from_files(find_tokenizer_files(folder));
+}
+
+Tokenizer Tokenizer::from_files(const TokenizerFiles& f) {
+  if (f.tokenizer_json) {
+    const std::string origin = f.tokenizer_json->string();
     tokenizer::ModelSpec spec =
         tokenizer::spec_from_tokenizer_json(tokenizer::read_file(origin), origin);
     // tokenizer.json holds the pipeline; the config adds model_max_length and the pad token.
-    if (has_config) tokenizer::apply_tokenizer_config(spec, config.string(), false);
+    if (f.tokenizer_config) {
+      tokenizer::apply_tokenizer_config(spec, f.tokenizer_config->string(), false);
+    }
     return Tokenizer(std::make_shared<const Model>(std::move(spec)));
   }
-  if (fs::exists(folder / "vocab.json") && fs::exists(folder / "merges.txt")) {
-    return from_vocab_merges(folder / "vocab.json", folder / "merges.txt",
-                             has_config ? std::optional(config) : std::nullopt,
-                             fs::exists(special) ? std::optional(special) : std::nullopt);
+  if (f.vocab_json && f.merges_txt) {
+    return from_vocab_merges(*f.vocab_json, *f.merges_txt, f.tokenizer_config,
+                             f.special_tokens_map);
   }
-  if (fs::exists(folder / "vocab.txt")) {
+  if (f.vocab_txt) {
     // BERT: vocab.txt + tokenizer_config.json (do_lower_case, strip_accents, ...).
-    tokenizer::ModelSpec spec =
-        tokenizer::spec_from_vocab_txt((folder / "vocab.txt").string(),
-                                       has_config ? std::optional(config.string()) : std::nullopt);
-    if (fs::exists(special)) tokenizer::apply_special_tokens_map(spec, special.string());
+    const auto config = f.tokenizer_config ? std::optional(f.tokenizer_config->string())
+                                           : std::nullopt;
+    tokenizer::ModelSpec spec = tokenizer::spec_from_vocab_txt(f.vocab_txt->string(), config);
+    if (f.special_tokens_map) {
+      tokenizer::apply_special_tokens_map(spec, f.special_tokens_map->string());
+    }
     return Tokenizer(std::make_shared<const Model>(std::move(spec)));
   }
-  throw Error(folder.string() + ": no tokenizer.json, nor vocab.json + merges.txt, nor vocab.txt");
+  throw Error(f.folder.string() +
+              ": no tokenizer.json, nor vocab.json + merges.txt, nor vocab.txt");
 }
 
 Encoding Tokenizer::encode(std::string_view utf8, const EncodeOptions& options) const {
