@@ -104,9 +104,8 @@ TEST(Utf8, RandomFourByteSequencesAreJudgedLikeUtf8proc) {
 TEST(Utf8, InvalidUtf8IsFoundAtItsFirstBadByte) {
   // The shortest forms of each kind of error: stray continuation, overlong, surrogate,
   // beyond U+10FFFF, truncated sequence, bytes that never occur.
-  for (const std::string bad :
-       {"\x80", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82",
-        "\xFF"}) {
+  for (const std::string bad : {"\x80", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80",
+                                "\xF4\x90\x80\x80", "\xE2\x82", "\xFF"}) {
     const std::string s = "ok \xC3\xA9" + bad + " tail";
     EXPECT_EQ(first_invalid_utf8(s), 5u) << testing::PrintToString(s);
   }
