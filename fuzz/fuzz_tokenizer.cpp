@@ -12,10 +12,10 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
 #include "refusal/error.h"
 #include "refusal/tokenizer.h"
 #include "tokenizer/bpe.h"
-#include "tokenizer/unicode.h"
 
 namespace {
 
@@ -66,7 +66,7 @@ void check(bool ok) {
 void check_encoding(const Encoding& e, std::string_view text, size_t vocab_size) {
   check(e.ids.size() == e.offsets.size() && e.ids.size() == e.byte_offsets.size());
   check(e.tokens.empty() || e.tokens.size() == e.ids.size());
-  const size_t chars = refusal::tokenizer::count_code_points(text, text.size());
+  const size_t chars = refusal::base::count_code_points(text);
   for (size_t i = 0; i < e.ids.size(); ++i) {
     check(e.ids[i] >= 0 && static_cast<size_t>(e.ids[i]) < vocab_size);
     check(e.byte_offsets[i].first <= e.byte_offsets[i].second);
@@ -75,8 +75,8 @@ void check_encoding(const Encoding& e, std::string_view text, size_t vocab_size)
     // Offsets into the original text fall on character boundaries (also after lowercasing,
     // accent stripping and mark reordering, for WordPiece).
     const auto [b, end] = e.byte_offsets[i];
-    check(b == text.size() || !refusal::tokenizer::is_continuation(text[b]));
-    check(end == text.size() || !refusal::tokenizer::is_continuation(text[end]));
+    check(b == text.size() || !refusal::base::is_utf8_continuation(text[b]));
+    check(end == text.size() || !refusal::base::is_utf8_continuation(text[end]));
   }
 }
 
@@ -91,8 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t param = data[1];
   const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
   const bool strict = mode & 1;
-  const bool valid = refusal::tokenizer::find_invalid_utf8(input) == std::string_view::npos;
-  const std::string text = valid ? std::string(input) : refusal::tokenizer::repair_utf8(input);
+  const bool valid = !refusal::base::first_invalid_utf8(input);
+  const std::string text = valid ? std::string(input) : refusal::base::repair_utf8(input);
   const size_t n_special = tok.num_special_tokens_to_add();
   refusal::EncodeOptions opts;
   opts.utf8_errors = strict ? refusal::Utf8Errors::kStrict : refusal::Utf8Errors::kReplace;
@@ -127,7 +127,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (mode & 16) {
       // Split on a character boundary: strict mode would rightly refuse half a character.
       size_t half = input.size() / 2;
-      while (half > 0 && refusal::tokenizer::is_continuation(input[half])) --half;
+      while (half > 0 && refusal::base::is_utf8_continuation(input[half])) --half;
       refusal::EncodeOptions pair_opts = opts;
       if (opts.max_length != refusal::kNoTruncation) {
         pair_opts.max_length = tok.num_special_tokens_to_add(true) + param;
@@ -139,7 +139,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (wordpiece && !opts.add_special_tokens) {
       // Decoding never fails and gives valid UTF-8 (WordPiece is lossy: no round trip).
       const std::string back = tok.decode(e.ids);
-      check(refusal::tokenizer::find_invalid_utf8(back) == std::string::npos);
+      check(!refusal::base::first_invalid_utf8(back));
     }
     if ((mode & 32) && !wordpiece) {
       // The O(n^2) scan and HF's heap must merge every word alike.

@@ -140,15 +140,15 @@ int run_eval(const EvalArgs& a) {
   run["long"] = a.long_text;
   run["max_length"] = a.max_length ? std::to_string(*a.max_length) : "model default";
   run["label_field"] = a.label_field;
-  report_options.run = run;
+  report_options.run_json = run.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 
-  const ordered_json report = eval::evaluate(data, systems, report_options);
-  const std::string json = report.dump(2, ' ', false, ordered_json::error_handler_t::replace);
+  const std::string json = eval::evaluate(data, systems, report_options);
   if (!a.json_out.empty()) write_file(a.json_out, json + "\n");
-  if (!a.html_out.empty()) write_file(a.html_out, eval::render_html(report));
+  if (!a.html_out.empty()) write_file(a.html_out, eval::render_html(json));
   if (a.json_out.empty() && a.html_out.empty()) write_file("-", json + "\n");
 
   // A short summary on stderr.
+  const ordered_json report = ordered_json::parse(json);
   for (const auto& s : report["systems"]) {
     const auto& o = s["overall"];
     auto f = [](const ordered_json& v) { return v.is_number() ? v.get<double>() : NAN; };

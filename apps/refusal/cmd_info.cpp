@@ -38,11 +38,11 @@ int run_info(const InfoOptions& o) {
          {{"config", f.config.string()},
           {"weights", weights},
           {"weights_index", optional_path(f.weights_index)},
-          {"tokenizer_json", optional_path(f.tokenizer_json)},
-          {"vocab_json", optional_path(f.vocab_json)},
-          {"merges_txt", optional_path(f.merges_txt)},
-          {"vocab_txt", optional_path(f.vocab_txt)}}},
-        {"architecture", architectures.empty() ? c.scheme().class_name : architectures},
+          {"tokenizer_json", optional_path(f.tokenizer.tokenizer_json)},
+          {"vocab_json", optional_path(f.tokenizer.vocab_json)},
+          {"merges_txt", optional_path(f.tokenizer.merges_txt)},
+          {"vocab_txt", optional_path(f.tokenizer.vocab_txt)}}},
+        {"architecture", architectures.empty() ? c.class_name() : architectures},
         {"model_type", c.model_type},
         {"parameters", engine.parameter_count()},
         {"dtypes", engine.weight_dtypes()},
@@ -63,13 +63,14 @@ int run_info(const InfoOptions& o) {
   std::printf("config:        %s\n", f.config.string().c_str());
   std::printf("weights:       %s\n", weights.c_str());
   if (f.weights_index) std::printf("weights index: %s\n", f.weights_index->string().c_str());
-  std::printf("tokenizer:     %s\n", f.tokenizer_json ? f.tokenizer_json->string().c_str()
-                                     : f.vocab_json ? (f.vocab_json->string() + " + " +
-                                                       optional_path(f.merges_txt)).c_str()
-                                     : f.vocab_txt ? f.vocab_txt->string().c_str()
+  const TokenizerFiles& t = f.tokenizer;
+  std::printf("tokenizer:     %s\n", t.tokenizer_json ? t.tokenizer_json->string().c_str()
+                                     : t.vocab_json ? (t.vocab_json->string() + " + " +
+                                                       optional_path(t.merges_txt)).c_str()
+                                     : t.vocab_txt ? t.vocab_txt->string().c_str()
                                                    : "(none found)");
   std::printf("architecture:  %s (model_type %s)\n",
-              architectures.empty() ? c.scheme().class_name.c_str() : architectures.c_str(),
+              architectures.empty() ? c.class_name().c_str() : architectures.c_str(),
               c.model_type.c_str());
   std::printf("parameters:    %lld (%.1fM)\n", static_cast<long long>(engine.parameter_count()),
               static_cast<double>(engine.parameter_count()) / 1e6);

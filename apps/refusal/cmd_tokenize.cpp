@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "commands.h"
 #include "refusal/error.h"
 #include "refusal/tokenizer.h"
-#include "tokenizer/unicode.h"
 
 namespace refusal::app {
 namespace {
@@ -74,14 +74,14 @@ class Run {
 
  private:
   std::string text_of(const std::string& line, const std::string& where) const {
-    const size_t bad = tokenizer::find_invalid_utf8(line);
-    if (bad != std::string::npos && o_.strict_utf8) {
-      throw Error(where + ": invalid UTF-8 at byte offset " + std::to_string(bad));
+    const std::optional<size_t> bad = base::first_invalid_utf8(line);
+    if (bad && o_.strict_utf8) {
+      throw Error(where + ": invalid UTF-8 at byte offset " + std::to_string(*bad));
     }
     nlohmann::json j;
     try {
       // Bad bytes become U+FFFD first, as Python reading the file with errors="replace".
-      j = nlohmann::json::parse(bad == std::string::npos ? line : tokenizer::repair_utf8(line));
+      j = nlohmann::json::parse(bad ? base::repair_utf8(line) : line);
     } catch (const nlohmann::json::parse_error& e) {
       throw Error(where + ": invalid JSON at byte " + std::to_string(e.byte) + " (" + e.what() +
                   ")");

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstddef>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,15 +69,20 @@ struct ReportOptions {
   std::size_t curve_points = 250;  // curve points kept per curve
   std::size_t histogram_bins = 20;
   std::size_t worst_text_chars = 2000;  // texts longer than this are cut in the report
-  nlohmann::ordered_json run;           // free-form description of the run (model, options)
+  // Free-form description of the run (model, options), copied to the report's "run" field and
+  // listed at the top of the HTML page: a JSON object as text, e.g.
+  // {"note":"shown in bold","model":"models/default","threshold":0.5}. Empty: none.
+  std::string run_json;
 };
 
-// The whole evaluation as JSON (the --json output, and everything the HTML page shows).
-nlohmann::ordered_json evaluate(const Dataset& data, const std::vector<SystemScores>& systems,
-                                const ReportOptions& options);
+// The whole evaluation as JSON text, indented by 2 (the --json output, and everything the HTML
+// page shows). Throws refusal::Error when options.run_json is not a JSON object.
+std::string evaluate(const Dataset& data, const std::vector<SystemScores>& systems,
+                     const ReportOptions& options);
 
 // The HTML report for evaluate()'s JSON: one file, inline CSS and SVG, no scripts, no network.
-std::string render_html(const nlohmann::ordered_json& report);
+// Throws refusal::Error when `report_json` is not JSON.
+std::string render_html(std::string_view report_json);
 
 // Escapes & < > " ' for HTML text and attribute values.
 std::string html_escape(std::string_view text);

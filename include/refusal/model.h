@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "refusal/tokenizer.h"
+
 namespace refusal {
 
 // The files of one model, and how each was found.
@@ -18,12 +20,7 @@ struct ModelFiles {
   std::filesystem::path config;  // config.json
   std::vector<std::filesystem::path> weights;  // model.safetensors, or the shards of the index
   std::optional<std::filesystem::path> weights_index;  // model.safetensors.index.json
-  std::optional<std::filesystem::path> tokenizer_json;
-  std::optional<std::filesystem::path> vocab_json;
-  std::optional<std::filesystem::path> merges_txt;
-  std::optional<std::filesystem::path> vocab_txt;  // BERT's WordPiece vocabulary
-  std::optional<std::filesystem::path> tokenizer_config;
-  std::optional<std::filesystem::path> special_tokens_map;
+  TokenizerFiles tokenizer;  // find_tokenizer_files(folder)
 };
 
 // Finds a model: a folder with config.json; a Hugging Face cache folder
@@ -36,26 +33,6 @@ ModelFiles resolve_model(const std::string& model);
 
 // The hub cache folder that resolve_model searches, from the environment.
 std::filesystem::path hf_hub_cache_dir();
-
-// How an architecture names its tensors, numbers its positions and shapes its head. Tensor
-// names below are those of the *ForSequenceClassification class; a bare base model (RobertaModel,
-// BertModel) stores the encoder's tensors without the `base.` prefix and has no head.
-struct ArchitectureScheme {
-  std::string model_type;             // "roberta", "bert"
-  std::string class_name;             // "RobertaForSequenceClassification", ...
-  std::string base;                   // "roberta", "bert": prefix of the encoder's tensors
-  bool roberta_positions = false;     // positions count from pad_token_id + 1 and skip pad ids
-                                      // (else 0..n-1)
-  bool pad_position_row = false;      // position_embeddings has padding_idx = pad_token_id
-  std::string head_dense;             // [hidden, hidden] + tanh on the first token:
-                                      // "classifier.dense" or "bert.pooler.dense"
-  std::string head_out;               // [labels, hidden]: "classifier.out_proj" or "classifier"
-  bool dropout_before_dense = false;  // RoBERTa's head: dropout → dense → tanh → dropout → out
-                                      // (BERT: pooler dense → tanh → dropout → classifier)
-};
-
-// The scheme of "roberta" or "bert"; throws refusal::Error for any other model_type.
-const ArchitectureScheme& architecture_scheme(const std::string& model_type);
 
 // What config.json says, checked. Only what the engine uses is kept.
 struct ModelConfig {
@@ -77,7 +54,9 @@ struct ModelConfig {
 
   int num_labels() const { return static_cast<int>(labels.size()); }
   int head_dim() const { return hidden_size / num_attention_heads; }
-  const ArchitectureScheme& scheme() const { return architecture_scheme(model_type); }
+  // The transformers class the engine runs this model as: "RobertaForSequenceClassification"
+  // or "BertForSequenceClassification".
+  const std::string& class_name() const;
   bool is_bert() const { return model_type == "bert"; }
   // The longest input, specials included: RoBERTa positions start after pad_token_id, BERT's
   // at 0.

@@ -1,13 +1,12 @@
-// The model-free parts of LLM Guard v0.3.16's NoRefusal / NoRefusalLight output scanners:
-// Punkt sentence splitting (nltk.sent_tokenize with the English punkt_tab data), Python's
-// round()/str.strip()/str.lower()/float repr, the risk formula and the per-segment decision.
-// Every function reproduces what the Python code computes, bit for bit; docs/scanner.md says
-// how that was checked.
+// The model-free parts of LLM Guard v0.3.16's NoRefusal / NoRefusalLight output scanners that
+// callers use: Punkt sentence splitting (nltk.sent_tokenize with the English punkt_tab data),
+// the risk formula and NoRefusalLight. Every function reproduces what the Python code computes,
+// bit for bit; docs/scanner.md says how that was checked. (The Python emulation underneath and
+// the per-segment decision are private: src/scan/python_emulation.h, src/scan/no_refusal.h.)
 #pragma once
 
 #include <cstddef>
 #include <filesystem>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,24 +16,6 @@
 
 namespace refusal {
 
-// ---- Python string helpers (input is UTF-8; invalid UTF-8 throws refusal::Error) ----
-
-// Python's str.isspace() for one code point: Unicode White_Space plus U+001C..U+001F.
-bool python_isspace(char32_t c);
-// text.strip() as Python does it: a view into `text` without leading/trailing whitespace.
-std::string_view python_strip(std::string_view text);
-// True when text.strip() == "" (LLM Guard's empty-output test).
-bool python_isspace_only(std::string_view text);
-// str.lower(): full lowercase mapping (U+0130 -> "i\u0307") and the Final_Sigma rule.
-std::string python_lower(std::string_view text);
-
-// ---- Python numbers ----
-
-// round(x, digits) for a float: correctly rounded, ties to even on the exact binary value,
-// sign of zero kept (round(-0.04, 1) == -0.0).
-double python_round(double x, int digits);
-// repr(x): shortest round-trip digits, "-1.0", "0.2", "-0.0", "1e-05", "1e+16", "inf", "nan".
-std::string format_python_float(double x);
 // llm_guard.util.calculate_risk_score (v0.3.16): in [-1, 1], negative below the threshold,
 // -0.0 kept. Throws refusal::Error where Python raises ZeroDivisionError (threshold 0 or 1).
 double calculate_risk_score(double score, double threshold);
@@ -87,36 +68,6 @@ enum class MatchType { kFull, kSentence };
 std::vector<Sentence> no_refusal_inputs(std::string_view output, MatchType match_type,
                                         const PunktParameters& params,
                                         PunktVariant variant = kDefaultPunktVariant);
-
-// What the transformers text-classification pipeline returns for one input: the top label
-// ("REJECTION" or "NORMAL") and its probability, a float32 value widened to double.
-struct SegmentScore {
-  std::string label;
-  double score = 0.0;
-};
-
-// The pipeline's top label from float32 softmax probabilities (argmax, ties go to index 0,
-// "NORMAL").
-SegmentScore pipeline_top_label(float p_normal, float p_rejection);
-
-// round(score if label == "REJECTION" else 1 - score, 2), in double arithmetic as Python does.
-double rejection_score(const SegmentScore& segment);
-
-struct NoRefusalVerdict {
-  bool is_valid = true;
-  double risk_score = -1.0;
-  // Invalid: the first segment whose score exceeds the threshold. Valid: the first segment
-  // holding the highest score above 0.0 (the scanner's starting value); none when every score
-  // is 0.0 or there are no segments.
-  std::optional<std::size_t> deciding_segment;
-  double highest_score = 0.0;
-  std::vector<double> scores;  // rejection_score() per segment, in order
-};
-
-// NoRefusal.scan given the model results in input order: the first score > threshold makes the
-// output invalid with the risk of that score; otherwise valid with the risk of the highest
-// score. An empty span (empty-after-strip output) gives (true, -1.0).
-NoRefusalVerdict no_refusal_decision(std::span<const SegmentScore> segments, double threshold);
 
 inline constexpr double kNoRefusalDefaultThreshold = 0.75;
 

@@ -67,6 +67,21 @@ struct AddedToken {
   bool single_word = false;  // only when not inside a word
 };
 
+// The tokenizer files of a model folder; those not there are empty.
+struct TokenizerFiles {
+  std::filesystem::path folder;
+  std::optional<std::filesystem::path> tokenizer_json;
+  std::optional<std::filesystem::path> vocab_json;
+  std::optional<std::filesystem::path> merges_txt;
+  std::optional<std::filesystem::path> vocab_txt;  // BERT's WordPiece vocabulary
+  std::optional<std::filesystem::path> tokenizer_config;
+  std::optional<std::filesystem::path> special_tokens_map;
+};
+
+// Looks for tokenizer.json, vocab.json, merges.txt, vocab.txt, tokenizer_config.json and
+// special_tokens_map.json in `folder` (regular files, or links to them).
+TokenizerFiles find_tokenizer_files(const std::filesystem::path& folder);
+
 namespace tokenizer {
 struct Model;  // internal: src/tokenizer/model.h
 }
@@ -86,10 +101,12 @@ class Tokenizer {
       const std::filesystem::path& vocab_json, const std::filesystem::path& merges_txt,
       const std::optional<std::filesystem::path>& tokenizer_config_json = std::nullopt,
       const std::optional<std::filesystem::path>& special_tokens_map_json = std::nullopt);
-  // A model folder: tokenizer.json if present, else vocab.json + merges.txt (RoBERTa), else
-  // vocab.txt (BERT: do_lower_case, tokenize_chinese_chars, strip_accents from the config);
-  // reads tokenizer_config.json (model_max_length, added tokens) and special_tokens_map.json.
+  // A model folder: from_files(find_tokenizer_files(folder)).
   static Tokenizer from_model_folder(const std::filesystem::path& folder);
+  // tokenizer.json if present, else vocab.json + merges.txt (RoBERTa), else vocab.txt (BERT:
+  // do_lower_case, tokenize_chinese_chars, strip_accents from the config); reads
+  // tokenizer_config.json (model_max_length, added tokens) and special_tokens_map.json.
+  static Tokenizer from_files(const TokenizerFiles& files);
 
   // One text: <s> tokens </s> ([CLS] tokens [SEP]), truncated to options.max_length.
   Encoding encode(std::string_view utf8, const EncodeOptions& options = {}) const;

@@ -4,8 +4,10 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/utf8.h"
 #include "eval/metrics.h"
 #include "io/row_reader.h"
 #include "refusal/error.h"
@@ -69,24 +71,25 @@ ordered_json block(const std::vector<double>& scores, const std::vector<int>& la
 
 // Cuts `text` to at most `max_chars` code points (UTF-8), never inside a character.
 std::string cut_text(const std::string& text, std::size_t max_chars, bool& cut) {
-  std::size_t chars = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      if (chars == max_chars) {
-        cut = true;
-        return text.substr(0, i);
-      }
-      ++chars;
-    }
-  }
-  cut = false;
-  return text;
+  const std::size_t end = base::skip_code_points(text, 0, max_chars);
+  cut = end < text.size();
+  return text.substr(0, end);
 }
 
-std::size_t count_chars(const std::string& text) {
-  std::size_t chars = 0;
-  for (char c : text) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return chars;
+// ReportOptions::run_json as the report's "run" object.
+ordered_json run_object(const std::string& run_json) {
+  if (run_json.empty()) return ordered_json::object();
+  ordered_json run;
+  try {
+    run = ordered_json::parse(run_json);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(std::string("evaluation report: ReportOptions::run_json is not JSON: ") + e.what());
+  }
+  if (!run.is_object()) {
+    throw Error("evaluation report: ReportOptions::run_json is a JSON " +
+                std::string(run.type_name()) + ", not an object");
+  }
+  return run;
 }
 
 ordered_json mistake_json(const LabeledRow& row, double score, const ReportOptions& options) {
@@ -104,7 +107,7 @@ ordered_json mistake_json(const LabeledRow& row, double score, const ReportOptio
   m["flags"] = flags;
   m["prompt"] = cut_text(row.prompt, options.worst_text_chars / 4, prompt_cut);
   m["text"] = cut_text(row.text, options.worst_text_chars, cut);
-  m["text_chars"] = count_chars(row.text);
+  m["text_chars"] = base::count_code_points(row.text);
   m["text_cut"] = cut;
   return m;
 }
@@ -175,12 +178,12 @@ Dataset load_dataset(const std::vector<std::string>& files, const std::string& t
   return data;
 }
 
-nlohmann::ordered_json evaluate(const Dataset& data, const std::vector<SystemScores>& systems,
-                                const ReportOptions& options) {
+std::string evaluate(const Dataset& data, const std::vector<SystemScores>& systems,
+                     const ReportOptions& options) {
   ordered_json report;
   report["tool"] = "refusal eval";
   report["version"] = version();
-  report["run"] = options.run.is_null() ? ordered_json::object() : options.run;
+  report["run"] = run_object(options.run_json);
   report["conventions"] = {
       {"positive", "label 1 (refusal); predicted positive when score > threshold"},
       {"zero_division", "precision, recall, F1 and accuracy are 0 when their denominator is 0"},
@@ -344,7 +347,7 @@ nlohmann::ordered_json evaluate(const Dataset& data, const std::vector<SystemSco
     out_systems.push_back(s);
   }
   report["systems"] = out_systems;
-  return report;
+  return report.dump(2, ' ', false, ordered_json::error_handler_t::replace);
 }
 
 }  // namespace refusal::eval

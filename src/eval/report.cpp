@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "refusal/error.h"
 #include "refusal/eval.h"
 
 namespace refusal::eval {
@@ -284,7 +286,14 @@ std::string html_escape(std::string_view text) {
   return out;
 }
 
-std::string render_html(const nlohmann::ordered_json& report) {
+std::string render_html(std::string_view report_json) {
+  const ordered_json report = [&] {
+    try {
+      return ordered_json::parse(report_json);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error(std::string("evaluation report: not JSON: ") + e.what());
+    }
+  }();
   const auto& systems = report.contains("systems") ? report["systems"] : ordered_json::array();
   const auto& data = report.value("data", ordered_json::object());
   const auto& run = report.value("run", ordered_json::object());

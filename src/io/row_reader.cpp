@@ -4,9 +4,9 @@
 #include <cctype>
 #include <set>
 
+#include "base/utf8.h"
 #include "io/byte_source.h"
 #include "io/csv.h"
-#include "io/utf8.h"
 #include "refusal/error.h"
 
 namespace refusal::io {
@@ -30,7 +30,7 @@ std::string strip_cr(std::string s) {
 
 // "invalid UTF-8 at byte 5" (1-based, within the record), or "" when valid.
 std::string utf8_problem(std::string_view s) {
-  const auto bad = first_invalid_utf8(s);
+  const auto bad = base::first_invalid_utf8(s);
   return bad ? "invalid UTF-8 at byte " + std::to_string(*bad + 1) : std::string();
 }
 

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "model/architecture.h"
 #include "model/json_file.h"
 #include "refusal/error.h"
 #include "refusal/model.h"
@@ -239,10 +240,14 @@ const ArchitectureScheme& architecture_scheme(const std::string& model_type) {
   throw Error("unsupported model type '" + model_type + "' (supported: roberta, bert)");
 }
 
+const std::string& ModelConfig::class_name() const {
+  return architecture_scheme(model_type).class_name;
+}
+
 void position_ids(const ModelConfig& config, std::span<const std::int32_t> ids,
                   std::span<std::int32_t> out) {
   if (out.size() != ids.size()) throw Error("position_ids: output size differs from the ids'");
-  if (!config.scheme().roberta_positions) {
+  if (!architecture_scheme(config).roberta_positions) {
     for (std::size_t i = 0; i < ids.size(); ++i) out[i] = static_cast<std::int32_t>(i);
     return;
   }

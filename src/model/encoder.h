@@ -1,4 +1,4 @@
-// The encoder forward pass (RoBERTa and BERT: the same math, ModelConfig::scheme() says where
+// The encoder forward pass (RoBERTa and BERT: the same math, ArchitectureScheme says where
 // positions start) over a ragged batch: sequences packed one after another, no padding, so a
 // batch costs what its tokens cost and no sequence sees another. Then the classification head
 // on each sequence's first token: dense → tanh → linear (RoBERTa's classifier.dense/out_proj,

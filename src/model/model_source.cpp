@@ -104,12 +104,7 @@ ModelFiles files_in(const fs::path& folder, std::string request, std::string how
   } else {
     throw Error(folder.string() + ": no model.safetensors or model.safetensors.index.json");
   }
-  f.tokenizer_json = existing(folder / "tokenizer.json");
-  f.vocab_json = existing(folder / "vocab.json");
-  f.merges_txt = existing(folder / "merges.txt");
-  f.vocab_txt = existing(folder / "vocab.txt");
-  f.tokenizer_config = existing(folder / "tokenizer_config.json");
-  f.special_tokens_map = existing(folder / "special_tokens_map.json");
+  f.tokenizer = find_tokenizer_files(folder);
   return f;
 }
 

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "model/architecture.h"
 #include "refusal/error.h"
 
 namespace refusal::model {
@@ -28,13 +29,13 @@ bool ignorable(const ModelConfig& c, const TensorLayout& layout, const std::stri
 
 std::string TensorLayout::file_name(const ModelConfig& config,
                                     const std::string& canonical) const {
-  const std::string base = config.scheme().base + ".";
+  const std::string base = architecture_scheme(config).base + ".";
   if (canonical.rfind(base, 0) == 0) return file_prefix + canonical.substr(base.size());
   return canonical;
 }
 
 TensorLayout detect_layout(const ModelConfig& config, const TensorSet& tensors) {
-  const auto& scheme = config.scheme();
+  const auto& scheme = architecture_scheme(config);
   TensorLayout layout;
   const std::string word = "embeddings.word_embeddings.weight";
   layout.file_prefix = scheme.base + ".";
@@ -105,7 +106,7 @@ WeightStore::WeightStore(const ModelConfig& c, const std::vector<std::filesystem
                          bool require_head, bool encoder_matrices)
     : tensors_(files), config_(c), layout_(detect_layout(c, tensors_)) {
   for (const auto& f : files) files_text_ += (files_text_.empty() ? "" : ", ") + f.string();
-  const auto& scheme = c.scheme();
+  const auto& scheme = architecture_scheme(c);
   const bool encoder_found =
       tensors_.find(layout_.file_prefix + "embeddings.word_embeddings.weight") != nullptr;
   if (require_head && !layout_.has_head && encoder_found) {

@@ -6,8 +6,11 @@
 
 #include "base/data_files.h"
 #include "base/each_or_error.h"
+#include "base/utf8.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
+#include "scan/no_refusal.h"
+#include "scan/python_emulation.h"
 
 namespace refusal {
 namespace {
@@ -52,20 +55,9 @@ std::pair<std::size_t, std::size_t> content_span(const Encoding& e) {
   return {begin, end};
 }
 
-// The first `count` code points of UTF-8 text, as a byte length.
-std::size_t bytes_of_code_points(std::string_view text, std::size_t from_byte, std::size_t count) {
-  std::size_t i = from_byte;
-  while (count > 0 && i < text.size()) {
-    ++i;
-    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
-    --count;
-  }
-  return i;
-}
-
 std::string slice_code_points(std::string_view text, std::size_t begin, std::size_t end) {
-  const std::size_t b = bytes_of_code_points(text, 0, begin);
-  const std::size_t e = bytes_of_code_points(text, b, end - begin);
+  const std::size_t b = base::skip_code_points(text, 0, begin);
+  const std::size_t e = base::skip_code_points(text, b, end - begin);
   return std::string(text.substr(b, e - b));
 }
 

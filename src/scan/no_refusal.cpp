@@ -3,9 +3,12 @@
 #include <array>
 #include <string>
 
+#include "base/utf8.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
+#include "scan/no_refusal.h"
 #include "scan/py_unicode.h"
+#include "scan/python_emulation.h"
 
 namespace refusal {
 namespace {
@@ -48,7 +51,7 @@ bool python_isspace(char32_t c) { return scan::py_isspace(c); }
 
 std::string_view python_strip(std::string_view text) {
   std::vector<std::size_t> bytes;
-  const std::u32string cps = scan::decode_utf8(text, bytes);
+  const std::u32string cps = base::to_code_points(text, &bytes);
   std::size_t begin = 0;
   std::size_t end = cps.size();
   while (begin < end && scan::py_isspace(cps[begin])) ++begin;
@@ -59,7 +62,7 @@ std::string_view python_strip(std::string_view text) {
 bool python_isspace_only(std::string_view text) { return python_strip(text).empty(); }
 
 std::string python_lower(std::string_view text) {
-  return scan::encode_utf8(scan::py_lower(scan::decode_utf8(text)));
+  return base::to_utf8(scan::py_lower(base::to_code_points(text)));
 }
 
 SegmentScore pipeline_top_label(float p_normal, float p_rejection) {

@@ -8,8 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "base/utf8.h"
 #include "refusal/scanner_rules.h"
 #include "scan/py_unicode.h"
+#include "scan/python_emulation.h"
 
 namespace refusal {
 namespace scan {
@@ -160,7 +162,7 @@ class Punkt {
     Token t;
     t.tok = std::u32string(tok);
     const std::u32string lower = py_lower(tok);
-    t.type = is_number_type(lower) ? std::string("##number##") : encode_utf8(lower);
+    t.type = is_number_type(lower) ? std::string("##number##") : base::to_utf8(lower);
     t.period_final = !tok.empty() && tok.back() == U'.';
     return t;
   }
@@ -212,8 +214,8 @@ class Punkt {
     } else if (is_ellipsis(t)) {
       t.ellipsis = true;
     } else if (t.period_final && !(tok.size() >= 2 && tok[tok.size() - 2] == U'.')) {
-      const std::string base = encode_utf8(py_lower(std::u32string_view(tok).substr(0,
-                                                                                tok.size() - 1)));
+      const std::u32string_view stem = std::u32string_view(tok).substr(0, tok.size() - 1);
+      const std::string base = refusal::base::to_utf8(py_lower(stem));
       const auto dash = base.rfind('-');
       const std::string last = dash == std::string::npos ? base : base.substr(dash + 1);
       if (params_.abbrev_types.count(base) || params_.abbrev_types.count(last)) {
@@ -417,7 +419,7 @@ class Punkt {
 std::vector<Sentence> split_sentences(std::string_view text, const PunktParameters& params,
                                       PunktVariant variant) {
   std::vector<std::size_t> bytes;
-  const std::u32string all = scan::decode_utf8(text, bytes);
+  const std::u32string all = base::to_code_points(text, &bytes);
   std::size_t lead = 0;
   std::size_t end = all.size();
   while (lead < end && scan::py_isspace(all[lead])) ++lead;
@@ -443,7 +445,7 @@ std::vector<Sentence> no_refusal_inputs(std::string_view output, MatchType match
   if (match_type == MatchType::kSentence) return split_sentences(output, params, variant);
   Sentence whole;
   whole.text = std::string(output);
-  whole.char_end = scan::decode_utf8(output).size();
+  whole.char_end = base::to_code_points(output).size();
   whole.byte_end = output.size();
   return {std::move(whole)};
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
 #include "scan/py_unicode.h"
@@ -43,10 +44,9 @@ std::vector<Line> read_lines(const std::filesystem::path& path) {
   }
   if (pending) lines.push_back({lines.size() + 1, std::move(cur)});
   for (const Line& line : lines) {
-    try {
-      (void)scan::decode_utf8(line.text);
-    } catch (const Error& e) {
-      throw Error(path.string() + ":" + std::to_string(line.number) + ": " + e.what());
+    if (const auto bad = base::first_invalid_utf8(line.text)) {
+      throw Error(path.string() + ":" + std::to_string(line.number) +
+                  ": invalid UTF-8 in text at byte offset " + std::to_string(*bad));
     }
   }
   return lines;

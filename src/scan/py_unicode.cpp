@@ -10,8 +10,6 @@
 #include <iterator>
 #include <string>
 
-#include "refusal/error.h"
-
 namespace refusal::scan {
 namespace {
 
@@ -66,42 +64,6 @@ char32_t simple_upper(char32_t c) {
 }
 
 }  // namespace
-
-std::u32string decode_utf8(std::string_view text, std::vector<std::size_t>& byte_offsets) {
-  std::u32string out;
-  out.reserve(text.size());
-  byte_offsets.clear();
-  byte_offsets.reserve(text.size() + 1);
-  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t n = utf8proc_iterate(
-        bytes + pos, static_cast<utf8proc_ssize_t>(text.size() - pos), &cp);
-    if (n <= 0) throw Error("invalid UTF-8 in text at byte offset " + std::to_string(pos));
-    byte_offsets.push_back(pos);
-    out.push_back(static_cast<char32_t>(cp));
-    pos += static_cast<std::size_t>(n);
-  }
-  byte_offsets.push_back(text.size());
-  return out;
-}
-
-std::u32string decode_utf8(std::string_view text) {
-  std::vector<std::size_t> offsets;
-  return decode_utf8(text, offsets);
-}
-
-std::string encode_utf8(std::u32string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char32_t c : text) {
-    utf8proc_uint8_t buf[4];
-    const auto n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buf);
-    out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
-  }
-  return out;
-}
 
 bool py_isspace(char32_t c) {
   if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);

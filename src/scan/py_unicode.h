@@ -2,18 +2,10 @@
 // nltk's Punkt sees them. Internal to src/scan.
 #pragma once
 
-#include <cstddef>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace refusal::scan {
-
-// UTF-8 -> code points; throws refusal::Error naming the byte offset of invalid input.
-std::u32string decode_utf8(std::string_view text);
-// Like decode_utf8, and also the byte offset of every code point (plus one past the end).
-std::u32string decode_utf8(std::string_view text, std::vector<std::size_t>& byte_offsets);
-std::string encode_utf8(std::u32string_view text);
 
 bool py_isspace(char32_t c);  // str.isspace()
 bool py_isupper(char32_t c);  // str.isupper() of one character

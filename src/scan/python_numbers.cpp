@@ -9,6 +9,7 @@
 
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
+#include "scan/python_emulation.h"
 
 namespace refusal {
 

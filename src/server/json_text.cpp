@@ -5,7 +5,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "refusal/scanner_rules.h"
+#include "base/utf8.h"
+#include "scan/python_emulation.h"
 
 namespace refusal::server {
 namespace {
@@ -93,7 +94,7 @@ class PyScanner {
   PyJsonCheck check_;
 
   PyJsonCheck finish() {
-    if (check_.error) check_.error->pos = count_code_points(s_.substr(0, check_.error->pos));
+    if (check_.error) check_.error->pos = base::count_code_points(s_.substr(0, check_.error->pos));
     return check_;
   }
   bool fail(const char* msg, std::size_t pos) {
@@ -310,11 +311,5 @@ std::string format_f32(float value) {
 }
 
 PyJsonCheck python_json_check(std::string_view utf8) { return PyScanner(utf8).run(); }
-
-std::size_t count_code_points(std::string_view utf8) {
-  std::size_t n = 0;
-  for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
 }  // namespace refusal::server

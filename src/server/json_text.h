@@ -34,7 +34,4 @@ struct PyJsonCheck {
 // Checks `utf8` (already valid UTF-8) the way json.loads(str) parses it.
 PyJsonCheck python_json_check(std::string_view utf8);
 
-// Code points in valid UTF-8.
-std::size_t count_code_points(std::string_view utf8);
-
 }  // namespace refusal::server

@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "io/utf8.h"
+#include "base/utf8.h"
 #include "refusal/scanner_rules.h"
+#include "scan/python_emulation.h"
 #include "server/json_text.h"
 #include "server/server_impl.h"
 
@@ -78,7 +79,7 @@ void Server::Impl::register_llm_guard_routes(httplib::Server& svr) {
       ordered_json body;  // null: no body
       const bool has_body = !req.body.empty();
       if (has_body) {
-        if (io::first_invalid_utf8(req.body)) {
+        if (base::first_invalid_utf8(req.body)) {
           set_json(res, 400, message_body("There was an error parsing the body"));
           return;
         }
@@ -161,7 +162,7 @@ void Server::Impl::register_llm_guard_routes(httplib::Server& svr) {
         // Our limit, reported as pydantic reports a max_length constraint.
         for (const char* field : {"prompt", "output"}) {
           const std::string& s = std::string(field) == "prompt" ? r.prompt : r.output;
-          if (count_code_points(s) > config.max_text_chars) {
+          if (base::count_code_points(s) > config.max_text_chars) {
             ordered_json e = error_entry(
                 "string_too_long", ordered_json::array({"body", field}),
                 ("String should have at most " + std::to_string(config.max_text_chars) +

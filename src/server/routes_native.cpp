@@ -4,7 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "io/utf8.h"
+#include "base/utf8.h"
 #include "io/verdict_record.h"
 #include "refusal/model.h"
 #include "refusal/scanner_rules.h"
@@ -127,7 +127,7 @@ void Server::Impl::register_native_routes(httplib::Server& svr) {
                    "unauthorized");
       return;
     }
-    if (io::first_invalid_utf8(req.body)) {
+    if (base::first_invalid_utf8(req.body)) {
       native_error(res, 400, "the body is not valid UTF-8", "invalid_json");
       return;
     }
@@ -144,7 +144,7 @@ void Server::Impl::register_native_routes(httplib::Server& svr) {
       return;
     }
     for (std::size_t i = 0; i < r.texts.size(); ++i) {
-      if (count_code_points(r.texts[i]) > config.max_text_chars) {
+      if (base::count_code_points(r.texts[i]) > config.max_text_chars) {
         native_error(res, 413,
                      "text " + std::to_string(i) + " is longer than " +
                          std::to_string(config.max_text_chars) + " characters",

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "io/utf8.h"
+#include "base/utf8.h"
 #include "refusal/model.h"
 #include "refusal/version.h"
 #include "server/json_text.h"
@@ -133,7 +133,7 @@ void Server::Impl::register_tei_routes(httplib::Server& svr) {
       text_error(res, 415, "Expected request with `Content-Type: application/json`");
       return;
     }
-    if (io::first_invalid_utf8(req.body)) {
+    if (base::first_invalid_utf8(req.body)) {
       text_error(res, 400, "Failed to parse the request body as JSON: invalid UTF-8");
       return;
     }
@@ -197,7 +197,8 @@ void Server::Impl::register_tei_routes(httplib::Server& svr) {
     std::size_t chars = 0;
     std::size_t tokens = 0;
     for (const auto& s : seqs) {
-      const std::size_t n = count_code_points(s.first) + (s.second ? count_code_points(*s.second) : 0);
+      const std::size_t n = base::count_code_points(s.first) +
+                            (s.second ? base::count_code_points(*s.second) : 0);
       chars += n;
       if (s.first.empty() && (!s.second || s.second->empty())) {
         set_json(res, 413, tei_error("Input validation error: `inputs` cannot be empty",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/utf8.h"
 #include "tokenizer/unicode.h"
 
 namespace refusal::tokenizer {
@@ -11,11 +12,9 @@ namespace {
 
 // Code point that ends at byte `end` (> 0) and its start.
 char32_t code_point_before(std::string_view s, size_t end, size_t* start) {
-  size_t i = end - 1;
-  while (i > 0 && is_continuation(s[i])) --i;
+  *start = base::code_point_start(s, end - 1);
   size_t len = 0;
-  *start = i;
-  return decode_utf8(s.data() + i, &len);
+  return base::decode_valid_utf8(s.data() + *start, &len);
 }
 
 bool is_word_char(char32_t cp) {
@@ -126,7 +125,8 @@ void AddedVocabulary::find_matches(std::string_view text, size_t begin, size_t e
       const bool word_before =
           start > begin && is_word_char(code_point_before(text, start, &unused));
       size_t len = 0;
-      const bool word_after = stop < end && is_word_char(decode_utf8(text.data() + stop, &len));
+      const bool word_after =
+          stop < end && is_word_char(base::decode_valid_utf8(text.data() + stop, &len));
       if (word_before || word_after) continue;
     }
     if (t.lstrip) {
@@ -141,7 +141,8 @@ void AddedVocabulary::find_matches(std::string_view text, size_t begin, size_t e
     if (t.rstrip) {
       while (stop < end) {
         size_t len = 0;
-        if (char_class(decode_utf8(text.data() + stop, &len)) != CharClass::kSpace) break;
+        const char32_t cp = base::decode_valid_utf8(text.data() + stop, &len);
+        if (char_class(cp) != CharClass::kSpace) break;
         stop += len;
       }
       pos = stop;

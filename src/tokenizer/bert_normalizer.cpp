@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "base/utf8.h"
 #include "tokenizer/unicode.h"
 
 namespace refusal::tokenizer {
@@ -226,7 +227,7 @@ void bert_normalize(const BertNormalizerOptions& o, std::string_view text, size_
   bool ascii = true;
   for (size_t p = begin; p < end;) {
     size_t len = 1;
-    const char32_t cp = decode_utf8(s + p, &len);
+    const char32_t cp = base::decode_valid_utf8(s + p, &len);
     const auto b = static_cast<uint32_t>(p), e = static_cast<uint32_t>(p + len);
     p += len;
     ascii = ascii && cp < 0x80;

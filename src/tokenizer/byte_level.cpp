@@ -1,5 +1,7 @@
 #include "tokenizer/byte_level.h"
 
+#include "base/utf8.h"
+
 namespace refusal::tokenizer {
 
 const ByteAlphabet& byte_alphabet() {
@@ -11,7 +13,7 @@ const ByteAlphabet& byte_alphabet() {
       const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
       const char32_t cp = printable ? static_cast<char32_t>(b) : next++;
       a.byte_to_cp[b] = cp;
-      append_utf8(a.byte_to_utf8[b], cp);
+      base::append_utf8(a.byte_to_utf8[b], cp);
       a.cp_to_byte[cp] = static_cast<int16_t>(b);
     }
     return a;
@@ -23,10 +25,10 @@ std::optional<std::string> byte_level_to_bytes(std::string_view token) {
   const ByteAlphabet& a = byte_alphabet();
   std::string out;
   out.reserve(token.size());
-  if (find_invalid_utf8(token) != std::string_view::npos) return std::nullopt;
+  if (base::first_invalid_utf8(token)) return std::nullopt;
   for (size_t i = 0; i < token.size();) {
     size_t len = 0;
-    const char32_t cp = decode_utf8(token.data() + i, &len);
+    const char32_t cp = base::decode_valid_utf8(token.data() + i, &len);
     if (cp >= a.cp_to_byte.size() || a.cp_to_byte[cp] < 0) return std::nullopt;
     out.push_back(static_cast<char>(a.cp_to_byte[cp]));
     i += len;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/utf8.h"
 #include "refusal/error.h"
 #include "tokenizer/model.h"
 #include "tokenizer/unicode.h"
@@ -386,7 +387,7 @@ ModelSpec spec_from_vocab_txt(const std::string& vocab_path,
     pos = eol + 1;
     ++line_no;
     if (!token.empty() && token.back() == '\r') token.pop_back();
-    if (find_invalid_utf8(token) != std::string::npos) {
+    if (base::first_invalid_utf8(token)) {
       throw Error(vocab_path + ":" + std::to_string(line_no) + ": invalid UTF-8");
     }
     const auto [it, fresh] = line_of.emplace(token, line_no);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/utf8.h"
 #include "refusal/error.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/model.h"
@@ -53,14 +54,14 @@ void check_utf8(std::string_view in, Utf8Errors mode, CheckedText& out) {
   out.text = in;
   out.ascii = is_ascii(in);
   if (out.ascii) return;
-  const size_t bad = tokenizer::find_invalid_utf8(in);
-  if (bad == std::string_view::npos) return;
+  const std::optional<size_t> bad = base::first_invalid_utf8(in);
+  if (!bad) return;
   if (mode == Utf8Errors::kStrict) {
-    throw Error("invalid UTF-8 at byte offset " + std::to_string(bad) + " (byte 0x" +
-                "0123456789ABCDEF"[static_cast<unsigned char>(in[bad]) >> 4] +
-                "0123456789ABCDEF"[static_cast<unsigned char>(in[bad]) & 15] + ")");
+    throw Error("invalid UTF-8 at byte offset " + std::to_string(*bad) + " (byte 0x" +
+                "0123456789ABCDEF"[static_cast<unsigned char>(in[*bad]) >> 4] +
+                "0123456789ABCDEF"[static_cast<unsigned char>(in[*bad]) & 15] + ")");
   }
-  out.repaired = tokenizer::repair_utf8(in);
+  out.repaired = base::repair_utf8(in);
   out.text = out.repaired;
 }
 
@@ -70,8 +71,8 @@ class CharCounter {
   CharCounter(std::string_view s, bool ascii) : s_(s), ascii_(ascii) {}
   size_t operator()(size_t p) {
     if (ascii_) return p;
-    for (; byte_ < p; ++byte_) chars_ += !tokenizer::is_continuation(s_[byte_]);
-    for (; byte_ > p; --byte_) chars_ -= !tokenizer::is_continuation(s_[byte_ - 1]);
+    for (; byte_ < p; ++byte_) chars_ += !base::is_utf8_continuation(s_[byte_]);
+    for (; byte_ > p; --byte_) chars_ -= !base::is_utf8_continuation(s_[byte_ - 1]);
     return chars_;
   }
 
@@ -87,17 +88,16 @@ void whitespace_ends(std::string_view s, uint32_t* lead, uint32_t* trail) {
   size_t i = 0;
   while (i < s.size()) {
     size_t len = 0;
-    const char32_t cp = tokenizer::decode_utf8(s.data() + i, &len);
+    const char32_t cp = base::decode_valid_utf8(s.data() + i, &len);
     if (cp != 0x120 && tokenizer::char_class(cp) != tokenizer::CharClass::kSpace) break;
     *lead += cp == 0x120 ? 1 : static_cast<uint32_t>(len);
     i += len;
   }
   size_t j = s.size();
   while (j > 0) {
-    size_t start = j - 1;
-    while (start > 0 && tokenizer::is_continuation(s[start])) --start;
+    const size_t start = base::code_point_start(s, j - 1);
     size_t len = 0;
-    const char32_t cp = tokenizer::decode_utf8(s.data() + start, &len);
+    const char32_t cp = base::decode_valid_utf8(s.data() + start, &len);
     if (cp != 0x120 && tokenizer::char_class(cp) != tokenizer::CharClass::kSpace) break;
     *trail += cp == 0x120 ? 1 : static_cast<uint32_t>(len);
     j = start;
@@ -175,8 +175,8 @@ void tokenize_into(const Model& m, std::string_view text, size_t limit,
       for (const BpePiece& p : pieces) {
         const size_t b = pb + p.start, e = pb + p.end;
         size_t start = b, end = e;
-        while (start > pb && tokenizer::is_continuation(s[start])) --start;
-        while (end < pe && tokenizer::is_continuation(s[end])) ++end;
+        while (start > pb && base::is_utf8_continuation(s[start])) --start;
+        while (end < pe && base::is_utf8_continuation(s[end])) ++end;
         // Only "Ġ" (a space byte) is whitespace in the byte-level alphabet.
         uint32_t lead = 0, trail = 0;
         while (b + lead < e && s[b + lead] == ' ') ++lead;
@@ -341,34 +341,53 @@ Tokenizer Tokenizer::from_vocab_merges(
   return Tokenizer(std::make_shared<const Model>(std::move(spec)));
 }
 
+TokenizerFiles find_tokenizer_files(const std::filesystem::path& folder) {
+  const auto existing = [&](const char* name) -> std::optional<std::filesystem::path> {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(folder / name, ec)) return folder / name;
+    return std::nullopt;
+  };
+  return {.folder = folder,
+          .tokenizer_json = existing("tokenizer.json"),
+          .vocab_json = existing("vocab.json"),
+          .merges_txt = existing("merges.txt"),
+          .vocab_txt = existing("vocab.txt"),
+          .tokenizer_config = existing("tokenizer_config.json"),
+          .special_tokens_map = existing("special_tokens_map.json")};
+}
+
 Tokenizer Tokenizer::from_model_folder(const std::filesystem::path& folder) {
-  namespace fs = std::filesystem;
-  if (!fs::is_directory(folder)) throw Error(folder.string() + ": not a folder");
-  const fs::path config = folder / "tokenizer_config.json";
-  const fs::path special = folder / "special_tokens_map.json";
-  const bool has_config = fs::exists(config);
-  if (fs::exists(folder / "tokenizer.json")) {
-    const std::string origin = (folder / "tokenizer.json").string();
+  if (!std::filesystem::is_directory(folder)) throw Error(folder.string() + ": not a folder");
+  return from_files(find_tokenizer_files(folder));
+}
+
+Tokenizer Tokenizer::from_files(const TokenizerFiles& f) {
+  if (f.tokenizer_json) {
+    const std::string origin = f.tokenizer_json->string();
     tokenizer::ModelSpec spec =
         tokenizer::spec_from_tokenizer_json(tokenizer::read_file(origin), origin);
     // tokenizer.json holds the pipeline; the config adds model_max_length and the pad token.
-    if (has_config) tokenizer::apply_tokenizer_config(spec, config.string(), false);
+    if (f.tokenizer_config) {
+      tokenizer::apply_tokenizer_config(spec, f.tokenizer_config->string(), false);
+    }
     return Tokenizer(std::make_shared<const Model>(std::move(spec)));
   }
-  if (fs::exists(folder / "vocab.json") && fs::exists(folder / "merges.txt")) {
-    return from_vocab_merges(folder / "vocab.json", folder / "merges.txt",
-                             has_config ? std::optional(config) : std::nullopt,
-                             fs::exists(special) ? std::optional(special) : std::nullopt);
+  if (f.vocab_json && f.merges_txt) {
+    return from_vocab_merges(*f.vocab_json, *f.merges_txt, f.tokenizer_config,
+                             f.special_tokens_map);
   }
-  if (fs::exists(folder / "vocab.txt")) {
+  if (f.vocab_txt) {
     // BERT: vocab.txt + tokenizer_config.json (do_lower_case, strip_accents, ...).
-    tokenizer::ModelSpec spec =
-        tokenizer::spec_from_vocab_txt((folder / "vocab.txt").string(),
-                                       has_config ? std::optional(config.string()) : std::nullopt);
-    if (fs::exists(special)) tokenizer::apply_special_tokens_map(spec, special.string());
+    const auto config = f.tokenizer_config ? std::optional(f.tokenizer_config->string())
+                                           : std::nullopt;
+    tokenizer::ModelSpec spec = tokenizer::spec_from_vocab_txt(f.vocab_txt->string(), config);
+    if (f.special_tokens_map) {
+      tokenizer::apply_special_tokens_map(spec, f.special_tokens_map->string());
+    }
     return Tokenizer(std::make_shared<const Model>(std::move(spec)));
   }
-  throw Error(folder.string() + ": no tokenizer.json, nor vocab.json + merges.txt, nor vocab.txt");
+  throw Error(f.folder.string() +
+              ": no tokenizer.json, nor vocab.json + merges.txt, nor vocab.txt");
 }
 
 Encoding Tokenizer::encode(std::string_view utf8, const EncodeOptions& options) const {
@@ -487,7 +506,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
     bool all_bytes = true;
     for (size_t i = 0; i < token.size();) {
       size_t len = 0;
-      const char32_t cp = tokenizer::decode_utf8(token.data() + i, &len);
+      const char32_t cp = base::decode_valid_utf8(token.data() + i, &len);
       if (cp >= alphabet.cp_to_byte.size() || alphabet.cp_to_byte[cp] < 0) {
         all_bytes = false;
         break;
@@ -500,8 +519,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
       bytes += token;
     }
   }
-  if (tokenizer::find_invalid_utf8(bytes) == std::string::npos) return bytes;
-  return tokenizer::repair_utf8(bytes);
+  if (!base::first_invalid_utf8(bytes)) return bytes;
+  return base::repair_utf8(bytes);
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/utf8.h"
 #include "tokenizer/unicode.h"
 
 namespace refusal::tokenizer {
@@ -30,7 +31,7 @@ void WordPiece::tokenize(std::u32string_view word, std::vector<WordPieceToken>& 
   at.clear();
   for (const char32_t c : word) {
     at.push_back(static_cast<uint32_t>(utf8.size()));
-    append_utf8(utf8, c);
+    base::append_utf8(utf8, c);
   }
   at.push_back(static_cast<uint32_t>(utf8.size()));
   const size_t first = out.size();

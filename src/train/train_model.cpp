@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "model/architecture.h"
 #include "model/safetensors.h"
 #include "model/weights.h"
 #include "refusal/error.h"
@@ -205,7 +206,7 @@ Params Params::layout(const ModelConfig& c) {
     add(prefix + ".weight", {h}, false);
     add(prefix + ".bias", {h}, false);
   };
-  const auto& scheme = c.scheme();
+  const auto& scheme = architecture_scheme(c);
   const std::string base = scheme.base + ".";
   add(base + "embeddings.word_embeddings.weight", {c.vocab_size, h}, true);
   add(base + "embeddings.position_embeddings.weight", {c.max_position_embeddings, h}, true);
@@ -250,7 +251,7 @@ std::vector<std::string> load_params(Params& params,
     const model::TensorView* v = set.find(file_name);
     float* dst = params.data.data() + t.offset;
     if (v == nullptr && mc) {
-      const auto& scheme = mc->scheme();
+      const auto& scheme = architecture_scheme(*mc);
       const bool head = t.name.rfind(scheme.head_dense + ".", 0) == 0 ||
                         t.name.rfind(scheme.head_out + ".", 0) == 0;
       if (head && !layout.has_head) {
@@ -291,7 +292,7 @@ void init_params(Params& params, const TrainConfig& config, std::uint64_t seed) 
     }
   }
   const size_t h = static_cast<size_t>(config.model.hidden_size);
-  const auto& scheme = config.model.scheme();
+  const auto& scheme = architecture_scheme(config.model);
   float* word = params.ptr(scheme.base + ".embeddings.word_embeddings.weight");
   const size_t pad = static_cast<size_t>(config.model.pad_token_id);
   std::fill(word + pad * h, word + (pad + 1) * h, 0.0f);
@@ -343,7 +344,7 @@ ForwardResult TrainModel::forward(std::span<const std::vector<std::int32_t>> bat
   const size_t L = static_cast<size_t>(c.num_hidden_layers);
   const size_t C = static_cast<size_t>(c.num_labels());
   const float eps = c.layer_norm_eps;
-  const auto& scheme = c.scheme();
+  const auto& scheme = architecture_scheme(c);
   const std::string base = scheme.base + ".";
   Acts& a = *acts_;
   const Params& P = params_;
@@ -593,7 +594,7 @@ void TrainModel::backward(float loss_scale, std::vector<float>& grad, base::Thre
   if (a.sample_weight.size() != S) throw Error("backward needs a forward with labels");
   if (grad.size() != P.data.size()) grad.assign(P.data.size(), 0.0f);
   auto G = [&](const std::string& name) { return grad.data() + P.tensor(name).offset; };
-  const auto& scheme = c.scheme();
+  const auto& scheme = architecture_scheme(c);
   const std::string base = scheme.base + ".";
 
   // Cross-entropy.

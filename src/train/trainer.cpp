@@ -150,8 +150,8 @@ void save_hf_folder(const fs::path& dir, const Params& params, const fs::path& c
                     const fs::path& tokenizer_folder, const ModelConfig& model) {
   fs::create_directories(dir);
   auto config = read_json(config_json);
-  config["architectures"] = {model.scheme().class_name};
-  config["model_type"] = model.scheme().model_type;
+  config["architectures"] = {model.class_name()};
+  config["model_type"] = model.model_type;
   nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
   for (std::size_t i = 0; i < labels.size(); ++i) {
     id2label[std::to_string(i)] = labels[i];

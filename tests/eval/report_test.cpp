@@ -1,11 +1,14 @@
 // load_dataset, evaluate and render_html: what the report holds, escaping, well-formedness.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <vector>
 
 #include "eval/metrics.h"
+#include "refusal/error.h"
 #include "refusal/eval.h"
 #include "test_support.h"
 
@@ -51,7 +54,7 @@ std::vector<SystemScores> small_systems() {
 
 TEST(EvalReport, JsonHoldsTheMetricsBreakdownsAndSkippedRows) {
   const auto data = small_dataset();
-  const auto report = evaluate(data, small_systems(), {});
+  const auto report = ordered_json::parse(evaluate(data, small_systems(), {}));
   EXPECT_EQ(report["data"]["rows_read"], 7);
   EXPECT_EQ(report["data"]["rows_labelled"], 6);
   EXPECT_EQ(report["data"]["skipped"]["missing_label"], 1);
@@ -95,7 +98,7 @@ TEST(EvalReport, JsonHoldsTheMetricsBreakdownsAndSkippedRows) {
 TEST(EvalReport, UnscoredRowsAreCountedNotDropped) {
   auto systems = small_systems();
   systems[0].scores[1] = NAN;
-  const auto report = evaluate(small_dataset(), systems, {});
+  const auto report = ordered_json::parse(evaluate(small_dataset(), systems, {}));
   EXPECT_EQ(report["systems"][0]["unscored"], 1);
   EXPECT_EQ(report["systems"][0]["unscored_rows"][0]["line"], 2);
   EXPECT_EQ(report["systems"][0]["overall"]["rows"], 5);
@@ -106,7 +109,7 @@ TEST(EvalReport, CutsLongTextsOnCharacterBoundaries) {
   d.rows[2].text = std::string(10, 'a') + "\xC3\xA9\xC3\xA9\xC3\xA9";  // "aaaaaaaaaaééé"
   ReportOptions options;
   options.worst_text_chars = 11;
-  const auto report = evaluate(d, small_systems(), options);
+  const auto report = ordered_json::parse(evaluate(d, small_systems(), options));
   const auto& m = report["systems"][0]["worst"]["false_positives"][0];
   EXPECT_EQ(m["text"], std::string(10, 'a') + "\xC3\xA9");
   EXPECT_EQ(m["text_chars"], 13);
@@ -135,8 +138,9 @@ void expect_balanced(const std::string& html) {
 }
 
 TEST(EvalReport, HtmlIsSelfContainedEscapedAndShowsTheNumbers) {
-  const auto report = evaluate(small_dataset(), small_systems(), {});
-  const std::string html = render_html(report);
+  const std::string json = evaluate(small_dataset(), small_systems(), {});
+  const auto report = ordered_json::parse(json);
+  const std::string html = render_html(json);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(html.find("<meta charset=\"utf-8\">"), std::string::npos);
   // No scripts, nothing fetched.
@@ -164,6 +168,31 @@ TEST(EvalReport, HtmlIsSelfContainedEscapedAndShowsTheNumbers) {
   EXPECT_NE(html.find("FN 1"), std::string::npos);
   EXPECT_NE(html.find("n/a"), std::string::npos);  // ROC-AUC of the one-class subset
   expect_balanced(html);
+}
+
+TEST(EvalReport, RunDescriptionIsCopiedAndShown) {
+  ReportOptions options;
+  options.run_json = R"({"note":"nightly <run>","model":"models/default","threshold":0.5})";
+  const std::string json = evaluate(small_dataset(), small_systems(), options);
+  const auto report = ordered_json::parse(json);
+  EXPECT_EQ(report["run"].dump(), options.run_json);
+  const std::string html = render_html(json);
+  EXPECT_NE(html.find("<p class=\"note\"><b>nightly &lt;run&gt;</b></p>"), std::string::npos);
+  EXPECT_NE(html.find("models/default"), std::string::npos);
+  EXPECT_EQ(ordered_json::parse(evaluate(small_dataset(), small_systems(), {}))["run"],
+            ordered_json::object());
+}
+
+TEST(EvalReport, BadJsonIsAnError) {
+  ReportOptions options;
+  options.run_json = "[1, 2]";
+  EXPECT_THAT([&] { (void)evaluate(small_dataset(), small_systems(), options); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("run_json is a JSON array")));
+  options.run_json = "{\"model\":";
+  EXPECT_THAT([&] { (void)evaluate(small_dataset(), small_systems(), options); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("run_json is not JSON")));
+  EXPECT_THAT([] { (void)render_html("<html>"); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("evaluation report: not JSON")));
 }
 
 TEST(EvalReport, HtmlEscape) {

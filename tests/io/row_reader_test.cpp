@@ -11,7 +11,6 @@
 #include "io/byte_source.h"
 #include "io/csv.h"
 #include "io/io_test_support.h"
-#include "io/utf8.h"
 #include "refusal/error.h"
 #include "test_support.h"
 
@@ -222,14 +221,6 @@ TEST(RowReader, Arguments) {
   EXPECT_EQ(rows[1].error, "argument 2: empty text");
   EXPECT_EQ(rows[2].error, "argument 3: invalid UTF-8 at byte 5");  // overlong encoding
   EXPECT_EQ(rows[3].fields.dump(), R"({"text":"four"})");
-}
-
-TEST(Utf8, Strict) {
-  EXPECT_FALSE(first_invalid_utf8("plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
-  EXPECT_EQ(first_invalid_utf8("ab\xed\xa0\x80"), 2u);  // surrogate
-  EXPECT_EQ(first_invalid_utf8("\xf4\x90\x80\x80"), 0u);  // above U+10FFFF
-  EXPECT_EQ(first_invalid_utf8("a\xe2\x82"), 1u);  // cut short
-  EXPECT_EQ(first_invalid_utf8("a\x80"), 1u);
 }
 
 TEST(Csv, ParserAndQuotingRoundTrip) {

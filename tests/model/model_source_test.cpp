@@ -151,10 +151,10 @@ TEST(ModelSource, FindsTheTokenizerFilesBesideTheModel) {
   const fs::path tok = "../shared/tokenizer/protectai-distilroberta-base-rejection-v1";
   for (const char* f : {"tokenizer.json", "vocab.json", "merges.txt"}) fs::copy_file(tok / f, dir / f);
   const auto files = resolve_model(dir.path().string());
-  EXPECT_EQ(files.tokenizer_json, dir / "tokenizer.json");
-  EXPECT_EQ(files.vocab_json, dir / "vocab.json");
-  EXPECT_EQ(files.merges_txt, dir / "merges.txt");
-  EXPECT_FALSE(files.tokenizer_config.has_value());
+  EXPECT_EQ(files.tokenizer.tokenizer_json, dir / "tokenizer.json");
+  EXPECT_EQ(files.tokenizer.vocab_json, dir / "vocab.json");
+  EXPECT_EQ(files.tokenizer.merges_txt, dir / "merges.txt");
+  EXPECT_FALSE(files.tokenizer.tokenizer_config.has_value());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "refusal/scanner_rules.h"
+#include "scan/python_emulation.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>

@@ -23,6 +23,8 @@
 
 #include "refusal/classifier.h"
 #include "refusal/scanner_rules.h"
+#include "scan/no_refusal.h"
+#include "scan/python_emulation.h"
 
 namespace refusal {
 namespace {

@@ -6,6 +6,8 @@
 
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
+#include "scan/no_refusal.h"
+#include "scan/python_emulation.h"
 #include "scan/vectors.h"
 
 namespace refusal {

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "base/utf8.h"
 #include "scan/py_unicode.h"
 #include "scan/vectors.h"
 
@@ -64,7 +65,7 @@ TEST(ScanUnicode, Lower) {
   static const std::vector<bool> assigned = bitmap("assigned");
   std::vector<std::u32string> want(0x110000);
   for (const auto& e : vectors().at("lower")) {
-    want[e[0].get<char32_t>()] = decode_utf8(e[1].get<std::string>());
+    want[e[0].get<char32_t>()] = base::to_code_points(e[1].get<std::string>());
   }
   std::size_t diffs = 0;
   for (char32_t c = 0; c < 0x110000; ++c) {

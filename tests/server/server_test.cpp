@@ -26,6 +26,7 @@
 #include "refusal/scanner_rules.h"
 #include "refusal/model.h"
 #include "refusal/tokenizer.h"
+#include "scan/python_emulation.h"
 #include "server/json_text.h"
 #include "server/server.h"
 #include "test_support.h"

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "tokenizer/byte_level.h"
-#include "tokenizer/unicode.h"
 #include "vectors.h"
 
 namespace refusal::test {
@@ -93,8 +93,9 @@ TEST(SharedVectors, RustGeneratedPretokens) {
     std::vector<std::vector<size_t>> offsets;
     tokenizer::split_words(text.data(), 0, text.size(), [&](size_t b, size_t e) {
       pieces.push_back(tokenizer::bytes_to_byte_level(text.substr(b, e - b)));
+      const std::string_view view = text;
       offsets.push_back(
-          {tokenizer::count_code_points(text, b), tokenizer::count_code_points(text, e)});
+          {base::count_code_points(view.substr(0, b)), base::count_code_points(view.substr(0, e))});
       return true;
     });
     std::vector<std::string> want_pieces;
