@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 
+#include "base/data_files.h"
 #include "bench/engine_bench.h"
 #include "commands.h"
 #include "refusal/error.h"
@@ -29,13 +30,22 @@ struct BenchArgs {
   int rounds = 5;
   double seconds = 0.5;
   std::vector<std::size_t> shapes = {16, 64, 128, 512};
-  std::string workload = "../shared/data/eval/chatgpt-refusals.jsonl.gz";
+  std::string workload;  // set by --workload, else the installed eval set (default_workload)
   bool peers = false;
   std::string python = ".venv-bench/bin/python";
   std::string peers_script = "bench/peers/peers.py";
   std::string peers_args;
   std::string json_out;
 };
+
+// The default workload: the eval set installed with refusal (data/eval in the source tree).
+std::string default_workload() {
+  constexpr const char* kRelative = "eval/chatgpt-refusals.jsonl.gz";
+  if (auto found = base::find_data_file(kRelative)) return found->string();
+  throw Error(std::string("bench: the default workload ") + kRelative +
+              " is not installed; looked in: " + base::data_search_path_text() +
+              ". Pass --workload FILE, or --workload '' to skip it");
+}
 
 std::vector<std::string> read_texts(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
@@ -98,7 +108,7 @@ json run_peers_round(const BenchArgs& a, int threads, const std::string& model_f
   for (auto s : a.shapes) shapes += (shapes.empty() ? "" : ",") + std::to_string(s);
   const std::string cmd = a.python + " " + a.peers_script + " --model " + model_folder +
                           " --threads " + std::to_string(threads) + " --rounds 1 --shapes " +
-                          shapes + (a.workload.empty() ? "" : " --workload " + a.workload) +
+                          shapes + (a.workload.empty() ? "" : " --workload '" + a.workload + "'") +
                           " --json " + path + " " + a.peers_args + " 1>&2";
   if (std::system(cmd.c_str()) != 0) {
     std::remove(path);
@@ -369,14 +379,19 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seconds", a->seconds, "Seconds per shape per round")->capture_default_str();
   cmd->add_option("--shapes", a->shapes, "Batch-1 token counts")->capture_default_str();
-  cmd->add_option("--workload", a->workload, "JSONL.gz with a text field ('' to skip)")
-      ->capture_default_str();
+  auto* workload = cmd->add_option(
+      "--workload", a->workload,
+      "JSONL(.gz) with a text field ('' to skip; default: the installed eval set,\n"
+      "eval/chatgpt-refusals.jsonl.gz under share/refusal or the source tree's data/)");
   cmd->add_flag("--peers", a->peers, "Also run bench/peers/peers.py each round");
   cmd->add_option("--python", a->python, "Python with the peers installed")->capture_default_str();
   cmd->add_option("--peers-args", a->peers_args,
                   "Extra options for bench/peers/peers.py (e.g. '--wait-quiet 300')");
   cmd->add_option("--json", a->json_out, "Write every number to this JSON file");
-  return [a] { return run_bench(*a); };
+  return [a, workload] {
+    if (workload->count() == 0) a->workload = default_workload();
+    return run_bench(*a);
+  };
 }
 
 }  // namespace refusal::app
