@@ -14,7 +14,8 @@ Setup (llm-guard's full dependency set pulls torch; the modules used here need o
   /work/scanvenv39/bin/pip install nltk==3.9.1 regex==2024.11.6 structlog
   /work/scanvenv39/bin/pip install --no-deps llm-guard==0.3.16
 Run from the repository root:
-  /work/scanvenv/bin/python scripts/make_scan_vectors.py --nltk39-python /work/scanvenv39/bin/python
+  /work/scanvenv/bin/python scripts/make_scan_vectors.py --shared-data ../shared/data \
+      --nltk39-python /work/scanvenv39/bin/python
 """
 from __future__ import annotations
 
@@ -148,11 +149,8 @@ def fuzz_texts(seed: int, count: int) -> list[str]:
             for _ in range(count)]
 
 
-def load_texts(seed: int, per_train: int) -> list[dict]:
+def load_texts(data: Path, seed: int, per_train: int) -> list[dict]:
     rows = []
-    data = ROOT.parent / "shared" / "data"
-    if not data.exists():
-        data = Path("/work/shared/data")
     for path in sorted(data.glob("*/*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as f:
             texts = [json.loads(line)["text"] for line in f if line.strip()]
@@ -279,6 +277,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "scan"))
     ap.add_argument("--seed", type=int, default=20250519)
     ap.add_argument("--per-train", type=int, default=300)
+    ap.add_argument("--shared-data", type=Path, required=True,
+                    help="the shared data folder (eval/, train/), e.g. ../shared/data")
     args = ap.parse_args()
     if args.worker:
         worker_sentences()
@@ -288,7 +288,7 @@ def main():
     util, no_refusal = import_llm_guard()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = load_texts(args.seed, args.per_train)
+    rows = load_texts(args.shared_data, args.seed, args.per_train)
     texts = [r["text"] for r in rows]
     variants = {md.version("nltk"): [util.split_text_by_sentences(t) for t in texts]}
     if args.nltk39_python:

@@ -3,7 +3,7 @@ r"""Peer benchmark: transformers (PyTorch) and ONNX Runtime (via optimum, fp32 a
 distilroberta-base-rejection-v1 architecture, for comparison with the `refusal` engine.
 
   python bench/peers/peers.py --model build/bench-model --threads 2 --rounds 3 \
-      --shapes 16,64,128,512 --workload /work/shared/data/eval/chatgpt-refusals.jsonl.gz \
+      --shapes 16,64,128,512 --workload data/eval/chatgpt-refusals.jsonl.gz \
       --json build/peers.json [--only transformers,ort-fp32,ort-int8]
 
 The model folder is what scripts/make_bench_model.py writes (HF folder + onnx/ + onnx-int8/).
