@@ -4,8 +4,8 @@
 // Input layout: byte 0 = mode bits, byte 1 = length parameter, the rest = the text. Mode bit 64
 // picks the BERT WordPiece tokenizer (all-MiniLM-L6-v2) instead of the byte-level BPE one.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -22,12 +22,10 @@ namespace {
 using refusal::Encoding;
 using refusal::Tokenizer;
 
+// Paths are relative to the repository root, where the fuzz test runs.
 std::string tokenizer_path() {
   if (const char* env = std::getenv("REFUSAL_FUZZ_TOKENIZER")) return env;
-  const std::string shared =
-      "../shared/tokenizer/protectai-distilroberta-base-rejection-v1/tokenizer.json";
-  if (std::filesystem::exists(shared)) return shared;
-  return "tests/data/tokenizer/tiny.tokenizer.json";
+  return "tests/data/tokenizer/protectai-distilroberta-base-rejection-v1/tokenizer.json";
 }
 
 std::string wordpiece_path() {
@@ -44,6 +42,11 @@ struct Setup {
 Setup* make_setup() {
   const std::string path = tokenizer_path();
   std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "fuzz_tokenizer: cannot open %s (run from the repository root, or set "
+                 "REFUSAL_FUZZ_TOKENIZER)\n", path.c_str());
+    std::abort();
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   const nlohmann::json j = nlohmann::json::parse(ss.str());

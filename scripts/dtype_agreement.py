@@ -2,10 +2,12 @@
 """Label agreement and score differences of --dtype bf16 / int8 against fp32 (issue 5).
 
 Runs `refusal classify` once per dtype on the same texts: every row of
-../shared/data/eval/chatgpt-refusals.jsonl.gz and --train-sample texts drawn (seeded) from
-../shared/data/train/*.jsonl.gz, and prints a markdown table (plus --json FILE).
+data/eval/chatgpt-refusals.jsonl.gz and, with --shared-train DIR (the shared data's train/
+folder, e.g. ../shared/data/train; not in the repository), --train-sample texts drawn (seeded)
+from its *.jsonl.gz, and prints a markdown table (plus --json FILE).
 
     python3 scripts/dtype_agreement.py [--model DIR] [--refusal build/release/refusal]
+        [--shared-train ../shared/data/train]
 """
 import argparse
 import gzip
@@ -36,22 +38,25 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--refusal", default="build/release/refusal")
     ap.add_argument("--model", default="", help="default: the bundled model")
-    ap.add_argument("--shared", default="../shared/data")
+    ap.add_argument("--eval", default=os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "eval",
+        "chatgpt-refusals.jsonl.gz"))
+    ap.add_argument("--shared-train", default="", help="train/ folder to sample from")
     ap.add_argument("--train-sample", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
 
-    sets = {"eval (chatgpt-refusals, all rows)": read_texts(
-        os.path.join(args.shared, "eval", "chatgpt-refusals.jsonl.gz"))}
-    pool = []
-    train_dir = os.path.join(args.shared, "train")
-    for name in sorted(os.listdir(train_dir)):
-        if name.endswith(".jsonl.gz"):
-            pool += read_texts(os.path.join(train_dir, name))
-    random.Random(args.seed).shuffle(pool)
-    sets[f"train sample ({args.train_sample} texts, seed {args.seed})"] = pool[: args.train_sample]
+    sets = {"eval (chatgpt-refusals, all rows)": read_texts(args.eval)}
+    if args.shared_train:
+        pool = []
+        for name in sorted(os.listdir(args.shared_train)):
+            if name.endswith(".jsonl.gz"):
+                pool += read_texts(os.path.join(args.shared_train, name))
+        random.Random(args.seed).shuffle(pool)
+        sets[f"train sample ({args.train_sample} texts, seed {args.seed})"] = \
+            pool[: args.train_sample]
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:

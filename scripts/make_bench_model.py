@@ -6,7 +6,8 @@ The real weights cannot be fetched here, and speed does not depend on the weight
 so every engine is measured on the same random weights:
 
   DIR/                 HF folder: config.json (the real config), model.safetensors (F32),
-                       tokenizer files copied from the shared tokenizer folder
+                       tokenizer files copied from
+                       tests/data/tokenizer/protectai-distilroberta-base-rejection-v1/
   DIR/onnx/            optimum export of the same model (fp32)
   DIR/onnx-int8/       ORTQuantizer dynamic int8, per-channel weights (avx512_vnni config)
 
@@ -22,8 +23,8 @@ import shutil
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_SRC = os.path.normpath(
-    os.path.join(REPO, "..", "shared", "tokenizer", "protectai-distilroberta-base-rejection-v1"))
+DEFAULT_SRC = os.path.join(REPO, "tests", "data", "tokenizer",
+                           "protectai-distilroberta-base-rejection-v1")
 
 TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "vocab.json", "merges.txt"]

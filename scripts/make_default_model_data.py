@@ -55,7 +55,8 @@ def stable_hash(seed, key):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared-train", default="../shared/data/train")
+    ap.add_argument("--shared-train", required=True,
+                    help="the shared data's train/ folder, e.g. ../shared/data/train")
     ap.add_argument("--out", required=True, help="output folder (train.jsonl.gz, dev.jsonl.gz, stats.json)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--dev-share", type=float, default=0.05)

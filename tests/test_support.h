@@ -8,7 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "io/byte_source.h"
 
 namespace refusal::testing {
 
@@ -50,6 +54,52 @@ inline std::string read_text(const std::filesystem::path& path) {
 inline void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
+}
+
+// Calls fn(line_number, line) for every line of a file, plain or gzip (told from its content),
+// read by the library's own reader (io::ByteSource, io::LineReader): line numbers from 1, the
+// '\n' dropped, empty lines kept. Throws refusal::Error when the file cannot be read.
+template <typename Fn>
+void for_each_line(const std::filesystem::path& path, Fn&& fn) {
+  io::ByteSource source(path.string());
+  io::LineReader reader(source, std::size_t{1} << 30);
+  std::string line;
+  bool too_long = false;
+  for (std::size_t number = 1; reader.next(line, too_long); ++number) {
+    if (too_long) throw std::runtime_error(path.string() + " line " + std::to_string(number) +
+                                           ": longer than 1 GiB");
+    fn(number, line);
+  }
+}
+
+inline std::vector<std::string> read_lines(const std::filesystem::path& path) {
+  std::vector<std::string> lines;
+  for_each_line(path, [&](std::size_t, const std::string& line) { lines.push_back(line); });
+  return lines;
+}
+
+// The whole content of a file, plain or gzip.
+inline std::string read_decompressed(const std::filesystem::path& path) {
+  io::ByteSource source(path.string());
+  std::string out;
+  char buf[1 << 16];
+  for (std::size_t n; (n = source.read(buf, sizeof buf)) > 0;) out.append(buf, n);
+  return out;
+}
+
+// Every non-empty line of a JSONL file (plain or gzip) parsed; an error names the file and line.
+inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> rows;
+  for_each_line(path, [&](std::size_t number, const std::string& line) {
+    if (line.empty()) return;
+    try {
+      rows.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(path.string() + " line " + std::to_string(number) + ": " +
+                               e.what());
+    }
+  });
+  return rows;
 }
 
 // Copies a model folder so a test can damage it.

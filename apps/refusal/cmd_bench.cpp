@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/data_files.h"
 #include "commands.h"
 #include "engine_bench.h"
 #include "refusal/error.h"
@@ -27,9 +28,18 @@ struct BenchArgs {
   int rounds = 5;
   double seconds = 0.5;
   std::vector<std::size_t> shapes = {16, 64, 128, 512};
-  std::string workload = "../shared/data/eval/chatgpt-refusals.jsonl.gz";
+  std::string workload;  // set by --workload, else the installed eval set (default_workload)
   std::string json_out;
 };
+
+// The default workload: the eval set installed with refusal (data/eval in the source tree).
+std::string default_workload() {
+  constexpr const char* kRelative = "eval/chatgpt-refusals.jsonl.gz";
+  if (auto found = base::find_data_file(kRelative)) return found->string();
+  throw Error(std::string("bench: the default workload ") + kRelative +
+              " is not installed; looked in: " + base::data_search_path_text() +
+              ". Pass --workload FILE, or --workload '' to skip it");
+}
 
 std::vector<std::string> read_texts(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
@@ -182,10 +192,15 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seconds", a->seconds, "Seconds per shape per round")->capture_default_str();
   cmd->add_option("--shapes", a->shapes, "Batch-1 token counts")->capture_default_str();
-  cmd->add_option("--workload", a->workload, "JSONL.gz with a text field ('' to skip)")
-      ->capture_default_str();
+  auto* workload = cmd->add_option(
+      "--workload", a->workload,
+      "JSONL(.gz) with a text field ('' to skip; default: the installed eval set,\n"
+      "eval/chatgpt-refusals.jsonl.gz under share/refusal or the source tree's data/)");
   cmd->add_option("--json", a->json_out, "Write every number to this JSON file");
-  return [a] { return run_bench(*a); };
+  return [a, workload] {
+    if (workload->count() == 0) a->workload = default_workload();
+    return run_bench(*a);
+  };
 }
 
 }  // namespace refusal::app

@@ -4,7 +4,7 @@ optimum, fp32 and int8) on the distilroberta-base-rejection-v1 architecture, int
 round.
 
   .venv-bench/bin/python bench/peers/peers.py --model build/bench-model --threads 2 --rounds 3 \
-      --shapes 16,64,128,512 --workload ../shared/data/eval/chatgpt-refusals.jsonl.gz \
+      --shapes 16,64,128,512 --workload data/eval/chatgpt-refusals.jsonl.gz \
       --refusal build/release/refusal --refusal-dtypes fp32,bf16,int8 \
       --json build/peers.json [--only transformers,ort-fp32,ort-int8]
 

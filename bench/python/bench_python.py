@@ -3,7 +3,7 @@ r"""Python-level benchmark: refusal.Classifier vs transformers.pipeline vs optim
 pipeline, on the eval set, same threads, tokenization included (what a Python user runs).
 
   python3 bench/python/bench_python.py --model build/bench-model --threads 2 \
-      --workload ../shared/data/eval/chatgpt-refusals.jsonl.gz --limit 400 --rounds 2 \
+      --workload data/eval/chatgpt-refusals.jsonl.gz --limit 400 --rounds 2 \
       --json build/bench-python.json
 
 The engines run in two venvs: refusal in .venv-py (scripts/test-python.sh installs the package
@@ -122,8 +122,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="build/bench-model")
     ap.add_argument("--workload", default=os.path.join(
-        os.path.dirname(__file__), "..", "..", "..", "shared", "data", "eval",
-        "chatgpt-refusals.jsonl.gz"))
+        os.path.dirname(__file__), "..", "..", "data", "eval", "chatgpt-refusals.jsonl.gz"),
+        help="gzip JSONL with a text field (default: the repository's eval set)")
     ap.add_argument("--limit", type=int, default=0, help="first N texts only (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32, help="the pipelines' batch_size")

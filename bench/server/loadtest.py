@@ -5,7 +5,7 @@ Python standard library only. Every loop is bounded in count and in time.
 
     python3 bench/server/loadtest.py --refusal build/release/refusal \
         --model tests/data/models/random-roberta-tok \
-        --data ../shared/data/eval/chatgpt-refusals.jsonl.gz --duration 8 --json results.json
+        --data data/eval/chatgpt-refusals.jsonl.gz --duration 8 --json results.json
 
 Parts (default: all):
   load        requests/s, p50/p99 at 1, 16 and 64 concurrent keep-alive clients on
@@ -373,7 +373,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--refusal", default="build/release/refusal")
     ap.add_argument("--model", default="tests/data/models/random-roberta-tok")
-    ap.add_argument("--data", default="../shared/data/eval/chatgpt-refusals.jsonl.gz")
+    ap.add_argument("--data", default="data/eval/chatgpt-refusals.jsonl.gz")
     ap.add_argument("--texts", type=int, default=1706)
     ap.add_argument("--duration", type=float, default=8.0)
     ap.add_argument("--offline-repeat", type=int, default=8,

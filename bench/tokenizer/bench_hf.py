@@ -5,11 +5,13 @@ Usage (in the reference venv: bash scripts/venv.sh ref):
   RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false .venv-ref/bin/python \
       bench/tokenizer/bench_hf.py [--tokenizer tokenizer.json] [--passes N] [--max-length N] \
       [files.jsonl.gz...]
+Defaults (run from the repository root): the reference tokenizer of the tests and the eval set
+data/eval/chatgpt-refusals.jsonl.gz; docs/tokenizer.md's numbers are over all of the shared
+data (../shared/data/*/*.jsonl.gz, given as files).
 encode_batch keeps the loop in Rust (one Python call per pass); with parallelism off it runs on
 the calling thread only. `encode` in a Python loop is reported too.
 """
 import argparse
-import glob
 import gzip
 import json
 import os
@@ -25,13 +27,13 @@ from tokenizers import Tokenizer  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tokenizer", default="../shared/tokenizer/"
+    ap.add_argument("--tokenizer", default="tests/data/tokenizer/"
                     "protectai-distilroberta-base-rejection-v1/tokenizer.json")
     ap.add_argument("--passes", type=int, default=5)
     ap.add_argument("--max-length", type=int, default=None)
     ap.add_argument("files", nargs="*")
     args = ap.parse_args()
-    files = args.files or sorted(glob.glob("../shared/data/*/*.jsonl.gz"))
+    files = args.files or ["data/eval/chatgpt-refusals.jsonl.gz"]
     texts = []
     for f in files:
         with gzip.open(f, "rt", encoding="utf-8") as fh:

@@ -5,9 +5,9 @@ Writes:
   tests/data/models/random-roberta-tok/   a small random RobertaForSequenceClassification with the
       real roberta-base tokenizer (vocab 50265; hidden 32, 2 layers), saved by save_pretrained in
       F16 to stay small, with tokenizer.json / tokenizer_config.json / special_tokens_map.json
-      copied from ../shared/tokenizer/protectai-distilroberta-base-rejection-v1/.
+      copied from tests/data/tokenizer/protectai-distilroberta-base-rejection-v1/.
   tests/data/classify/pipeline-eval.jsonl.gz   for every row of
-      ../shared/data/eval/chatgpt-refusals.jsonl.gz, in order, what
+      data/eval/chatgpt-refusals.jsonl.gz, in order, what
       pipeline("text-classification", truncation=True, max_length=512, top_k=None) returns for
       that model: every label's score, plus the top label (what top_k=1 returns).
   tests/data/classify/pipeline-eval.meta.json  how it was made.
@@ -27,10 +27,10 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Rob
                           RobertaForSequenceClassification, pipeline)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.path.join(ROOT, "..", "shared")
-TOKENIZER = os.path.join(SHARED, "tokenizer", "protectai-distilroberta-base-rejection-v1")
+TOKENIZER = os.path.join(ROOT, "tests", "data", "tokenizer",
+                         "protectai-distilroberta-base-rejection-v1")
 MODEL = os.path.join(ROOT, "tests", "data", "models", "random-roberta-tok")
-EVAL = os.path.join(SHARED, "data", "eval", "chatgpt-refusals.jsonl.gz")
+EVAL = os.path.join(ROOT, "data", "eval", "chatgpt-refusals.jsonl.gz")
 OUT = os.path.join(ROOT, "tests", "data", "classify")
 
 
@@ -83,7 +83,7 @@ def main():
                    "date": datetime.date.today().isoformat(),
                    "transformers": transformers.__version__, "torch": torch.__version__,
                    "model": os.path.relpath(MODEL, ROOT),
-                   "input": "../shared/data/eval/chatgpt-refusals.jsonl.gz", "rows": rows,
+                   "input": "data/eval/chatgpt-refusals.jsonl.gz", "rows": rows,
                    "call": "pipeline('text-classification')(text, truncation=True, "
                            "max_length=512[, top_k=None])"}, f, indent=2)
     print("rows", rows)

@@ -2,7 +2,7 @@
 """Reference verdicts of transformers' text-classification pipeline for the bundled default model.
 
 Writes tests/data/classify/default-model-eval.jsonl.gz: for every row of
-../shared/data/eval/chatgpt-refusals.jsonl.gz, in order, what
+data/eval/chatgpt-refusals.jsonl.gz, in order, what
 pipeline("text-classification", truncation=True, max_length=512, top_k=None) returns for
 data/models/default (loaded with AutoModelForSequenceClassification + AutoTokenizer, float32),
 the logits, and the token count; and default-model-eval.meta.json saying how it was made.
@@ -23,7 +23,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = os.path.join(ROOT, "data", "models", "default")
-EVAL = os.path.join(ROOT, "..", "shared", "data", "eval", "chatgpt-refusals.jsonl.gz")
+EVAL = os.path.join(ROOT, "data", "eval", "chatgpt-refusals.jsonl.gz")
 OUT = os.path.join(ROOT, "tests", "data", "classify")
 
 
@@ -52,7 +52,7 @@ def main():
                    "date": datetime.date.today().isoformat(),
                    "transformers": transformers.__version__, "torch": torch.__version__,
                    "model": "data/models/default", "model_safetensors_sha256": weights_sha256,
-                   "input": "../shared/data/eval/chatgpt-refusals.jsonl.gz", "rows": rows,
+                   "input": "data/eval/chatgpt-refusals.jsonl.gz", "rows": rows,
                    "call": "pipeline('text-classification')(text, truncation=True, max_length=512, "
                            "top_k=None); logits from model(**tokenizer(text, truncation=True, "
                            "max_length=512))"}, f, indent=2)

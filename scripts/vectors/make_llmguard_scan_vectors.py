@@ -11,10 +11,14 @@ the default, and 0.5) it records NoRefusal.scan's is_valid and risk_score, the i
 scanner fed to the pipeline (the sentences, in sentence mode) and what the pipeline returned
 for each (label, score).
 
-Texts: every row of ../shared/data/eval/chatgpt-refusals.jsonl.gz, a seeded sample of each
-../shared/data/train/*.jsonl.gz and a few hand-written ones (empty, whitespace-only, long).
-Shared texts are stored by reference (file + line, with their UTF-8 length as a check); the
-hand-written ones are stored in full.
+Texts: every row of the eval set (data/eval/chatgpt-refusals.jsonl.gz, the repository's copy of
+the shared data's eval/ file), a seeded sample of each of the shared data's train/*.jsonl.gz
+(--shared-data DIR, e.g. ../shared/data) and a few hand-written ones (empty, whitespace-only,
+long). The vectors name each text by file + line (with its UTF-8 length as a check); the
+hand-written ones are stored in full, and the sampled training texts go to
+llmguard-norefusal.texts.jsonl.gz ({"file", "line", "text"}), so the tests read only the
+repository. `--texts-only` rewrites that file alone from the committed vectors (no llm-guard,
+no torch).
 
 llm-guard 0.3.16 pins regex==2024.11.6 (which nltk's Punkt uses) and transformers==4.51.3;
 transformers 5.24 refuses to import with regex < 2025.10.22, so the reference venv keeps its
@@ -26,8 +30,9 @@ llm-guard without its dependencies: scripts/requirements/ref*.txt) and the scan 
 scripts/vectors/make_scan_vectors.py (nltk 3.10.4, regex 2024.11.6):
   bash scripts/venv.sh ref && bash scripts/venv.sh scan
 Run from the repository root (--regex2024-python defaults to .venv-scan/bin/python):
-  .venv-ref/bin/python scripts/vectors/make_llmguard_scan_vectors.py [--shared ../shared]
-Writes tests/data/scan/llmguard-norefusal.jsonl.gz and llmguard-norefusal.meta.json.
+  .venv-ref/bin/python scripts/vectors/make_llmguard_scan_vectors.py --shared-data ../shared/data
+Writes tests/data/scan/llmguard-norefusal.jsonl.gz, llmguard-norefusal.texts.jsonl.gz and
+llmguard-norefusal.meta.json.
 """
 from __future__ import annotations
 
@@ -100,12 +105,15 @@ HAND_WRITTEN = [
 ]
 
 
-def load_texts(shared: Path, seed: int, per_train: int) -> list[dict]:
+EVAL_DIR = ROOT / "data" / "eval"
+TEXTS_FILE = OUT_DIR / "llmguard-norefusal.texts.jsonl.gz"
+
+
+def load_texts(data: Path, seed: int, per_train: int) -> list[dict]:
     rows = []
-    data = shared / "data"
-    if not data.is_dir():
-        raise SystemExit(f"{data}: not found (give the shared folder with --shared)")
     for path in sorted(data.glob("*/*.jsonl.gz")):
+        if path.parent.name == "eval":
+            path = EVAL_DIR / path.name  # the same file, as installed with the project
         with gzip.open(path, "rt", encoding="utf-8") as f:
             texts = [json.loads(line)["text"] for line in f]
         split = path.parent.name
@@ -117,6 +125,17 @@ def load_texts(shared: Path, seed: int, per_train: int) -> list[dict]:
     for i, t in enumerate(HAND_WRITTEN):
         rows.append({"file": "hand", "line": i, "text": t})
     return rows
+
+
+def write_texts(rows: list[dict]) -> int:
+    """The sampled training texts (not in the repository otherwise) for the tests."""
+    train = [r for r in rows if r["file"].startswith("train/")]
+    with open(TEXTS_FILE, "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
+        for r in train:
+            gz.write((json.dumps({"file": r["file"], "line": r["line"], "text": r["text"]},
+                                 ensure_ascii=False) + "\n").encode("utf-8"))
+    return len(train)
 
 
 def worker_sentences():
@@ -166,7 +185,22 @@ def main():
                     help="the shared folder whose data/ holds the texts (default: ../shared)")
     ap.add_argument("--regex2024-python", default=str(ROOT / ".venv-scan" / "bin" / "python"),
                     help="python with nltk 3.10.4, regex 2024.11.6 and llm-guard 0.3.16")
+    ap.add_argument("--shared-data", type=Path, required=True,
+                    help="the shared data folder (eval/, train/), e.g. ../shared/data")
+    ap.add_argument("--texts-only", action="store_true",
+                    help="only rewrite llmguard-norefusal.texts.jsonl.gz")
     args = ap.parse_args()
+
+    rows = load_texts(args.shared_data, args.seed, args.per_train)
+    if args.texts_only:
+        with gzip.open(OUT_DIR / "llmguard-norefusal.jsonl.gz", "rt", encoding="utf-8") as f:
+            want = {(r["i"], r["file"], r["line"], r["text_bytes"]) for r in map(json.loads, f)}
+        have = {(i, r["file"], r["line"], len(r["text"].encode("utf-8")))
+                for i, r in enumerate(rows)}
+        if want != have:
+            sys.exit("the texts differ from the committed vectors': check --seed/--per-train")
+        print(f"{TEXTS_FILE}: {write_texts(rows)} texts")
+        return
 
     import nltk
     nltk.data.path.insert(0, nltk_data_dir())
@@ -185,7 +219,6 @@ def main():
     )
     assert model.pipeline_kwargs["batch_size"] == 1
 
-    rows = load_texts(args.shared, args.seed, args.per_train)
     here = [util.split_text_by_sentences(r["text"]) for r in rows]
     other = sentences_elsewhere(args.regex2024_python, [r["text"] for r in rows])
     assert other["regex"] == "2024.11.6", other["regex"]
@@ -275,9 +308,11 @@ def main():
         "counts": counts,
         "row_fields": {
             "i": "text index (same text for every match/threshold)",
-            "file, line": "../shared/data/<file> and 0-based line, or 'hand' with the text in "
+            "file, line": "the shared data's <file> and 0-based line (eval/: the same file is "
+                          "data/eval/ of this repository; train/: the text is in "
+                          "llmguard-norefusal.texts.jsonl.gz), or 'hand' with the text in "
                           "'text' (index into HAND_WRITTEN)",
-            "text_bytes": "UTF-8 length of the text (a check that the shared data is unchanged)",
+            "text_bytes": "UTF-8 length of the text (a check that the texts are the ones used)",
             "is_valid, risk_score, risk_repr, risk_type": "NoRefusal.scan's result; risk_repr "
                                                            "keeps the sign of zero",
             "model_ran": "false when the scanner returned before the pipeline (blank output)",
@@ -286,6 +321,7 @@ def main():
                          "equals the pipeline's inputs when the model ran",
         },
     }
+    write_texts(rows)
     (OUT_DIR / "llmguard-norefusal.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2), file=sys.stderr)
 

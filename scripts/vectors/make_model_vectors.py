@@ -38,7 +38,7 @@ from transformers import (AutoModelForSequenceClassification, BertConfig, BertFo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "data", "models")
-REAL_CONFIG = os.path.join(ROOT, "..", "shared", "tokenizer",
+REAL_CONFIG = os.path.join(ROOT, "tests", "data", "tokenizer",
                            "protectai-distilroberta-base-rejection-v1", "config.json")
 
 MASK64 = (1 << 64) - 1

@@ -10,8 +10,8 @@ Setup (llm-guard's full dependency set pulls torch; the modules used here need o
 llm-guard is installed without its dependencies: scripts/requirements/scan*.txt):
   bash scripts/venv.sh scan && bash scripts/venv.sh scan-nltk39
 Run from the repository root:
-  .venv-scan/bin/python scripts/vectors/make_scan_vectors.py \
-      --nltk39-python .venv-scan-nltk39/bin/python [--shared ../shared]
+  .venv-scan/bin/python scripts/vectors/make_scan_vectors.py --shared-data ../shared/data \
+      --nltk39-python .venv-scan-nltk39/bin/python
 """
 from __future__ import annotations
 
@@ -145,11 +145,8 @@ def fuzz_texts(seed: int, count: int) -> list[str]:
             for _ in range(count)]
 
 
-def load_texts(shared: Path, seed: int, per_train: int) -> list[dict]:
+def load_texts(data: Path, seed: int, per_train: int) -> list[dict]:
     rows = []
-    data = shared / "data"
-    if not data.is_dir():
-        raise SystemExit(f"{data}: not found (give the shared folder with --shared)")
     for path in sorted(data.glob("*/*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as f:
             texts = [json.loads(line)["text"] for line in f if line.strip()]
@@ -276,8 +273,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "scan"))
     ap.add_argument("--seed", type=int, default=20250519)
     ap.add_argument("--per-train", type=int, default=300)
-    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared",
-                    help="the shared folder whose data/ holds the texts (default: ../shared)")
+    ap.add_argument("--shared-data", type=Path, required=True,
+                    help="the shared data folder (eval/, train/), e.g. ../shared/data")
     args = ap.parse_args()
     if args.worker:
         worker_sentences()
@@ -287,7 +284,7 @@ def main():
     util, no_refusal = import_llm_guard()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = load_texts(args.shared, args.seed, args.per_train)
+    rows = load_texts(args.shared_data, args.seed, args.per_train)
     texts = [r["text"] for r in rows]
     variants = {md.version("nltk"): [util.split_text_by_sentences(t) for t in texts]}
     if args.nltk39_python:

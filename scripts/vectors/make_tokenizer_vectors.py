@@ -7,25 +7,30 @@ Writes, under tests/data/tokenizer/:
   features.jsonl.gz        hand-made cases with options (truncation, windows/stride, no specials,
                            pairs, lstrip/rstrip/single_word added tokens, invalid UTF-8, decode)
   tiny.tokenizer.json      a small BPE tokenizer with extra added tokens, used by features.jsonl
-  corpus_shared.jsonl.gz   every text of ../shared/data: hashes of HF's ids/offsets (full, and
-                           truncated at 128/512), full ids for every 50th text
+  corpus_slice.jsonl.gz    3,300 texts of the shared data (--shared DIR: every source file, the
+                           longest, non-ASCII ones, every code point, token-count boundaries
+                           and the most token ids: see corpus_slice) with hashes of HF's
+                           ids/offsets (full, and truncated at 128/512), ids for every 10th
   corpus_random.jsonl.gz   6,000 random texts (all Unicode categories, whitespace runs, emoji,
                            combining marks, controls, 10,000-char words) with full ids + hashes
 
 Each data file says how it was made (a header record or a .meta.json sidecar).
 Hashes are FNV-1a 64 over the values as little-endian uint32 (see tests/tokenizer/vectors.h).
 
-Usage: bash scripts/venv.sh ref
-       .venv-ref/bin/python scripts/vectors/make_tokenizer_vectors.py [--shared ../shared]
-       [all|unicode|features|corpus]
-Needs: tokenizers (0.23.x), unicodedata2==16.0.0. The C++ side's table of the code points newer
-than utf8proc's Unicode, src/tokenizer/unicode_supplement.inc, is generated source:
-scripts/codegen/unicode_supplement.py.
+Usage: bash scripts/venv.sh tok
+       .venv-tok/bin/python scripts/vectors/make_tokenizer_vectors.py [--shared DIR]
+       [all|unicode|features|corpus|random]
+Only `corpus` (and so `all`) reads the shared data folder, given as --shared (e.g. ../shared); the
+reference tokenizer is the repository's tests/data/tokenizer/protectai-distilroberta-base-rejection-v1.
+Needs: tokenizers (0.23.x), unicodedata2==16.0.0 (scripts/requirements/tok.txt). The C++ side's
+table of the code points newer than utf8proc's Unicode, src/tokenizer/unicode_supplement.inc, is
+generated source: scripts/codegen/unicode_supplement.py.
 """
 import argparse
 import datetime
 import glob
 import gzip
+import heapq
 import json
 import os
 import random
@@ -65,9 +70,12 @@ def fnv_offsets(offsets):
     return fnv([x for pair in offsets for x in pair])
 
 
-def load_reference(shared):
-    return Tokenizer.from_file(
-        os.path.join(shared, "tokenizer/protectai-distilroberta-base-rejection-v1/tokenizer.json"))
+REFERENCE = os.path.join(OUT, "protectai-distilroberta-base-rejection-v1", "tokenizer.json")
+MINILM = os.path.join(OUT, "all-minilm-l6-v2", "tokenizer.json")
+
+
+def load_reference():
+    return Tokenizer.from_file(REFERENCE)
 
 
 # ---------------------------------------------------------------- Unicode classes
@@ -191,8 +199,8 @@ def encode_case(tok, name, text, max_length=None, stride=0, add_special=True, pa
     return rec
 
 
-def write_features(shared):
-    ref = load_reference(shared)
+def write_features():
+    ref = load_reference()
     tiny = tiny_tokenizer(ref)
     tiny.save(os.path.join(OUT, "tiny.tokenizer.json"))
     recs = []
@@ -328,25 +336,101 @@ def corpus_records(tok, texts, keep_ids):
     return recs
 
 
-def write_corpus(shared):
-    tok = load_reference(shared)
-    shared_rows = shared_texts(shared)
-    texts = [t for _, _, t in shared_rows]
-    recs = corpus_records(tok, texts, lambda i: i % 50 == 0)
-    with gzip.open(os.path.join(OUT, "corpus_shared.jsonl.gz"), "wt", encoding="utf-8") as fo:
-        fo.write(json.dumps({"meta": meta({
-            "what": "every text of ../shared/data/*/*.jsonl.gz in sorted file order; texts are "
-                    "read from ../shared at test time, h_text checks they did not change",
-            "fields": "n = len(ids) with specials, no truncation; h_ids = fnv(those ids); "
-                      "h_more = fnv(their char offsets flattened, -1, ids without specials, -1, "
-                      "ids truncated at 128, -1, the same without specials, -1, ids truncated "
-                      "at 512); ids (every 50th text) = ids without specials, no truncation"})})
-                 + "\n")
-        for (src, line, text), r in zip(shared_rows, recs):
-            r = {"src": src, "line": line, "h_text": fnv(list(text.encode("utf-8"))), **r}
-            fo.write(json.dumps(r) + "\n")
-    print(f"corpus_shared: {len(recs)} texts")
+def corpus_slice(shared):
+    """The texts of the shared data the corpus tests check, as (src, line, text, why), in
+    sorted file order then line order. The whole data (51,540 texts) would have to be read at
+    test time or copied; this keeps what finds bugs: every source file, their longest texts,
+    non-ASCII ones, every code point that occurs anywhere, texts whose token count sits at a
+    truncation boundary, and the texts that add the most token ids (of either tokenizer) not
+    yet seen, per character."""
+    rows = shared_texts(shared)
+    texts = [t for _, _, t in rows]
+    rng = random.Random(SEED)
+    why = {}
 
+    def pick(i, reason):
+        why.setdefault(i, [])
+        if reason not in why[i]:
+            why[i].append(reason)
+
+    by_file = {}
+    for i, (src, _, _) in enumerate(rows):
+        by_file.setdefault(src, []).append(i)
+    for src in sorted(by_file):
+        idx = by_file[src]
+        for i in rng.sample(idx, min(150, len(idx))):
+            pick(i, "random")
+        for i in sorted(idx, key=lambda i: (-len(texts[i]), i))[:5]:
+            pick(i, "longest")
+    non_ascii = [i for i, t in enumerate(texts) if not t.isascii()]
+    for i in rng.sample(non_ascii, min(300, len(non_ascii))):
+        pick(i, "non-ascii")
+
+    def greedy(features, reason, limit=None):
+        """Cost-effective set cover: the text with the most unseen features per character
+        (ties: the earlier text) until every feature is seen or `limit` texts were added."""
+        seen = set().union(*(features[i] for i in why))
+        score = lambda i, gain: gain / (len(texts[i]) + 50)  # noqa: E731
+        heap = [(-score(i, len(f - seen)), i) for i, f in enumerate(features)
+                if i not in why and f - seen]
+        heapq.heapify(heap)
+        added = 0
+        while heap and (limit is None or added < limit):
+            _, i = heapq.heappop(heap)
+            gain = len(features[i] - seen)
+            if gain == 0:
+                continue
+            if heap and score(i, gain) < -heap[0][0]:
+                heapq.heappush(heap, (-score(i, gain), i))  # stale: try again later
+                continue
+            pick(i, reason)
+            seen |= features[i]
+            added += 1
+
+    greedy([set(map(ord, t)) for t in texts], "code points")
+    bpe, minilm = load_reference(), Tokenizer.from_file(MINILM)
+    for tok in (bpe, minilm):
+        tok.no_truncation()
+        tok.no_padding()
+    bpe_ids = [e.ids for e in bpe.encode_batch(texts)]
+    minilm_ids = [e.ids for e in minilm.encode_batch(texts)]
+    for name, ids in (("roberta", bpe_ids), ("minilm", minilm_ids)):
+        # Token counts (specials included) around the truncations at 128 and 512.
+        for n in (*range(126, 131), *range(510, 515)):
+            for i in [i for i, x in enumerate(ids) if len(x) == n][:2]:
+                pick(i, f"{name} {n} tokens")
+    greedy([set(b) | {-1 - x for x in m} for b, m in zip(bpe_ids, minilm_ids)], "token ids",
+           limit=1500)
+    return [(*rows[i], why[i]) for i in sorted(why)]
+
+
+def write_corpus(shared):
+    tok = load_reference()
+    picked = corpus_slice(shared)
+    texts = [t for _, _, t, _ in picked]
+    recs = corpus_records(tok, texts, lambda i: i % 10 == 0)
+    with gzip.open(os.path.join(OUT, "corpus_slice.jsonl.gz"), "wt", encoding="utf-8") as fo:
+        fo.write(json.dumps({"meta": meta({
+            "what": "a slice of the shared data (*/*.jsonl.gz, 51,540 texts) with its texts, in "
+                    "sorted file then line order: per file 150 seeded random texts and the 5 "
+                    "longest; 300 random non-ASCII texts; a greedy cover of every code point; "
+                    "per tokenizer (this one and all-MiniLM-L6-v2) the first 2 texts of each "
+                    "token count 126-130 and 510-514; 1,500 texts adding the most unseen "
+                    "token ids per character (scripts/vectors/make_tokenizer_vectors.py corpus_slice)",
+            "fields": "src, line: the text's file under the shared data/ and 0-based line; "
+                      "why: the reasons it was picked; n = len(ids) with specials, no "
+                      "truncation; h_ids = fnv(those ids); h_more = fnv(their char offsets "
+                      "flattened, -1, ids without specials, -1, ids truncated at 128, -1, the "
+                      "same without specials, -1, ids truncated at 512); ids (every 10th text) "
+                      "= ids without specials, no truncation"})}) + "\n")
+        for (src, line, text, why), r in zip(picked, recs):
+            fo.write(json.dumps({"src": src, "line": line, "why": why, "text": text, **r},
+                                ensure_ascii=False) + "\n")
+    print(f"corpus_slice: {len(recs)} texts")
+
+
+def write_random():
+    tok = load_reference()
     rng = random.Random(SEED)
     pools = category_pools()
     cats = sorted(pools)
@@ -359,7 +443,7 @@ def write_corpus(shared):
                     "general category, whitespace runs, emoji sequences, combining marks, "
                     "controls, special-token strings, contractions; the last 20 hold "
                     "10,000-character words",
-            "fields": "same as corpus_shared, ids for every text"})}) + "\n")
+            "fields": "same as corpus_slice, ids for every text"})}) + "\n")
         for t, r in zip(rtexts, recs):
             fo.write(json.dumps({"text": t, **r}, ensure_ascii=False) + "\n")
     print(f"corpus_random: {len(recs)} texts")
@@ -368,16 +452,21 @@ def write_corpus(shared):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("what", nargs="?", default="all",
-                    choices=["all", "unicode", "features", "corpus"])
-    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+                    choices=["all", "unicode", "features", "corpus", "random"])
+    ap.add_argument("--shared", help="the shared data folder (holding data/*/*.jsonl.gz); "
+                    "needed by corpus and all")
     args = ap.parse_args()
+    if args.what in ("all", "corpus") and not args.shared:
+        ap.error(f"{args.what} reads the shared data: give --shared DIR (e.g. ../shared)")
     os.makedirs(OUT, exist_ok=True)
     if args.what in ("all", "unicode"):
         write_unicode()
     if args.what in ("all", "features"):
-        write_features(args.shared)
+        write_features()
     if args.what in ("all", "corpus"):
         write_corpus(args.shared)
+    if args.what in ("all", "random"):
+        write_random()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,15 @@ Writes, under tests/data/tokenizer/:
                                  controls, Turkish I, long words, specials in text, invalid UTF-8,
                                  pairs, truncation, windows with stride, decode) and for other
                                  BertNormalizer settings
-  wordpiece_corpus_shared.jsonl.gz   every text of ../shared/data: hashes (and ids for 1 in 50)
+  wordpiece_corpus_slice.jsonl.gz    the texts of corpus_slice.jsonl.gz (a slice of the shared
+                                     data, chosen by scripts/vectors/make_tokenizer_vectors.py): hashes
+                                     (and ids for every 10th); the texts stay in that file
   wordpiece_corpus_random.jsonl.gz   6,000 random texts with ids and hashes
 
 Usage: bash scripts/venv.sh ref
-       .venv-ref/bin/python scripts/vectors/make_wordpiece_vectors.py [--shared ../shared]
-       [all|unicode|features|corpus]
+       .venv-ref/bin/python scripts/vectors/make_wordpiece_vectors.py [all|unicode|features|corpus|random]
+       (tokenizers==0.23.3 and unicodedata2==16.0.0 are enough for all but `features`, which needs
+       transformers; reads only files of the repository)
 Needs: tokenizers (0.23.x), transformers (5.x, for the vocab.txt-only reference),
 unicodedata2==16.0.0. Shares helpers with scripts/vectors/make_tokenizer_vectors.py.
 src/tokenizer/bert_supplement.inc, the C++ side's table of the code points where utf8proc
@@ -216,7 +219,7 @@ def check_vocab_txt_folder(texts):
     return f"{type(slow).__name__} from vocab.txt gives the tokenizer.json ids on all texts"
 
 
-def write_features(shared):
+def write_features():
     tok = load_minilm()
     texts = feature_texts()
     recs = []
@@ -281,28 +284,35 @@ def bert_random_text(rng, pools, cats):
     return "".join(parts)
 
 
-def write_corpus(shared):
+FIELDS = ("n = len(ids) with specials, no truncation; h_ids = fnv(those ids); "
+          "h_more = fnv(their char offsets flattened, -1, ids without specials, -1, "
+          "ids truncated at 128, -1, the same without specials, -1, ids truncated "
+          "at 512); ids = ids without specials, no truncation")
+
+
+def write_corpus():
     tok = load_minilm()
-    shared_rows = common.shared_texts(shared)
-    texts = [t for _, _, t in shared_rows]
-    recs = common.corpus_records(tok, texts, lambda i: i % 50 == 0)
-    tok.no_padding()
-    fields = ("n = len(ids) with specials, no truncation; h_ids = fnv(those ids); "
-              "h_more = fnv(their char offsets flattened, -1, ids without specials, -1, "
-              "ids truncated at 128, -1, the same without specials, -1, ids truncated "
-              "at 512); ids = ids without specials, no truncation")
-    with gzip.open(os.path.join(OUT, "wordpiece_corpus_shared.jsonl.gz"), "wt",
+    with gzip.open(os.path.join(OUT, "corpus_slice.jsonl.gz"), "rt", encoding="utf-8") as f:
+        picked = [json.loads(line) for line in f][1:]
+    texts = [r["text"] for r in picked]
+    recs = common.corpus_records(tok, texts, lambda i: i % 10 == 0)
+    with gzip.open(os.path.join(OUT, "wordpiece_corpus_slice.jsonl.gz"), "wt",
                    encoding="utf-8") as fo:
         fo.write(json.dumps({"meta": meta({
-            "what": "every text of ../shared/data/*/*.jsonl.gz in sorted file order through "
-                    "all-MiniLM-L6-v2; texts are read from ../shared at test time, h_text "
-                    "checks they did not change; ids for every 50th text",
-            "fields": fields})}) + "\n")
-        for (src, line, text), r in zip(shared_rows, recs):
-            r = {"src": src, "line": line, "h_text": common.fnv(list(text.encode("utf-8"))), **r}
+            "what": "the texts of corpus_slice.jsonl.gz (a slice of the shared data, see its "
+                    "meta), in its order, through all-MiniLM-L6-v2; the texts are read from "
+                    "that file at test time, h_text checks they are the ones hashed here; ids "
+                    "for every 10th text",
+            "fields": "src, line, h_text = fnv(the text's UTF-8 bytes); " + FIELDS})}) + "\n")
+        for p, r in zip(picked, recs):
+            r = {"src": p["src"], "line": p["line"],
+                 "h_text": common.fnv(list(p["text"].encode("utf-8"))), **r}
             fo.write(json.dumps(r) + "\n")
-    print(f"wordpiece_corpus_shared: {len(recs)} texts")
+    print(f"wordpiece_corpus_slice: {len(recs)} texts")
 
+
+def write_random():
+    tok = load_minilm()
     rng = random.Random(common.SEED + 1)
     pools = common.category_pools()
     cats = sorted(pools)
@@ -317,7 +327,7 @@ def write_corpus(shared):
                     "like corpus_random.jsonl.gz (every Unicode 16 general category, whitespace, "
                     "emoji, marks, controls), 2,980 mixing BERT's special strings, accents, "
                     "ligatures, CJK, zero-width and controls, 20 10,000-character words",
-            "fields": fields + " (every text)"})}) + "\n")
+            "fields": FIELDS + " (every text)"})}) + "\n")
         for t, r in zip(rtexts, recs):
             fo.write(json.dumps({"text": t, **r}, ensure_ascii=False) + "\n")
     print(f"wordpiece_corpus_random: {len(recs)} texts")
@@ -326,15 +336,16 @@ def write_corpus(shared):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("what", nargs="?", default="all",
-                    choices=["all", "unicode", "features", "corpus"])
-    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+                    choices=["all", "unicode", "features", "corpus", "random"])
     args = ap.parse_args()
     if args.what in ("all", "unicode"):
         write_unicode()
     if args.what in ("all", "features"):
-        write_features(args.shared)
+        write_features()
     if args.what in ("all", "corpus"):
-        write_corpus(args.shared)
+        write_corpus()
+    if args.what in ("all", "random"):
+        write_random()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cmath>
@@ -20,7 +19,7 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 const std::string kModel = "tests/data/models/random-roberta-tok";
-const std::string kEval = "../shared/data/eval/chatgpt-refusals.jsonl.gz";
+const std::string kEval = "data/eval/chatgpt-refusals.jsonl.gz";
 
 std::string binary() {
   const char* bin = std::getenv("REFUSAL_BINARY");
@@ -56,22 +55,12 @@ std::vector<json> lines_of(const std::string& text) {
   return rows;
 }
 
-std::string gunzip(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  gzclose(f);
-  return out;
-}
-
 TEST(ClassifyCli, MatchesThePipelineOnTheEvalFileAndPassesFieldsThrough) {
   const CliRun r = run("classify --model " + kModel + " --input " + kEval + " --threads 2");
   ASSERT_EQ(r.exit_code, 0);
   const auto got = lines_of(r.out);
-  const auto inputs = lines_of(gunzip(kEval));
-  const auto expected = lines_of(gunzip("tests/data/classify/pipeline-eval.jsonl.gz"));
+  const auto inputs = testing::read_jsonl(kEval);
+  const auto expected = testing::read_jsonl("tests/data/classify/pipeline-eval.jsonl.gz");
   ASSERT_EQ(got.size(), 1706u);
   ASSERT_EQ(expected.size(), got.size());
   double worst = 0.0;
@@ -154,7 +143,7 @@ TEST(ClassifyCli, ExplainPointsAtTheDecidingSentence) {
 // A job killed with SIGKILL mid-file, then resumed, writes exactly what one run writes.
 TEST(ClassifyCli, ResumeAfterSigkillIsByteIdentical) {
   testing::TempDir dir;
-  const std::string eval = gunzip(kEval);
+  const std::string eval = testing::read_decompressed(kEval);
   testing::write_text(dir / "in.jsonl", eval);  // 1,706 rows
   const std::string common = "classify --model " + kModel + " --threads 1 --input " +
                              (dir / "in.jsonl").string() + " --progress never --chunk-rows 100";

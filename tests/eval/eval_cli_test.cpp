@@ -13,7 +13,7 @@ namespace {
 using nlohmann::json;
 
 const std::string kModel = "tests/data/models/random-roberta-tok";
-const std::string kEval = "../shared/data/eval/chatgpt-refusals.jsonl.gz";
+const std::string kEval = "data/eval/chatgpt-refusals.jsonl.gz";
 
 int run(const std::string& args) {
   const char* bin = std::getenv("REFUSAL_BINARY");

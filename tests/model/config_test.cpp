@@ -7,7 +7,7 @@ namespace {
 
 TEST(ModelConfig, ReadsTheRealProtectAIConfig) {
   const auto c = load_model_config(
-      "../shared/tokenizer/protectai-distilroberta-base-rejection-v1/config.json");
+      "tests/data/tokenizer/protectai-distilroberta-base-rejection-v1/config.json");
   EXPECT_EQ(c.model_type, "roberta");
   EXPECT_EQ(c.hidden_size, 768);
   EXPECT_EQ(c.num_hidden_layers, 6);

@@ -148,7 +148,7 @@ TEST(ModelSource, UnknownRevisionListsTheSnapshots) {
 TEST(ModelSource, FindsTheTokenizerFilesBesideTheModel) {
   testing::TempDir dir;
   testing::copy_folder(kModels / "tiny-roberta-f32", dir.path());
-  const fs::path tok = "../shared/tokenizer/protectai-distilroberta-base-rejection-v1";
+  const fs::path tok = "tests/data/tokenizer/protectai-distilroberta-base-rejection-v1";
   for (const char* f : {"tokenizer.json", "vocab.json", "merges.txt"}) fs::copy_file(tok / f, dir / f);
   const auto files = resolve_model(dir.path().string());
   EXPECT_EQ(files.tokenizer.tokenizer_json, dir / "tokenizer.json");

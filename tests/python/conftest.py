@@ -21,12 +21,8 @@ MODEL = ROOT / "tests" / "data" / "models" / "random-roberta-tok"
 PUNKT = ROOT / "data" / "punkt_tab" / "english"
 
 
-def shared_data_dir() -> Path:
-    data = ROOT.parent / "shared" / "data"
-    return data if data.exists() else Path("/work/shared/data")
-
-
-EVAL = shared_data_dir() / "eval" / "chatgpt-refusals.jsonl.gz"
+# The human-labelled eval set, as installed with the project (data/eval/README.md).
+EVAL = ROOT / "data" / "eval" / "chatgpt-refusals.jsonl.gz"
 
 
 def read_jsonl_gz(path: Path) -> list:
@@ -41,8 +37,6 @@ def model_dir() -> str:
 
 @pytest.fixture(scope="session")
 def eval_texts() -> list:
-    if not EVAL.exists():
-        pytest.skip(f"{EVAL} not found (../shared/data)")
     return [r["text"] for r in read_jsonl_gz(EVAL)]
 
 

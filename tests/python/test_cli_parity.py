@@ -93,8 +93,6 @@ def test_classify_file_equals_cli(cli, small_input, tmp_path, name):
 
 
 def test_classify_file_eval_csv_and_keywords(cli, tmp_path):
-    if not EVAL.exists():
-        pytest.skip("no eval set")
     for flags, kwargs in ((["--output-format", "csv"], {"output_format": "csv"}),
                           (["--preset", "keywords"], {"preset": "keywords"})):
         want, got = tmp_path / "cli.out", tmp_path / "py.out"

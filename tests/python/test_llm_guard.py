@@ -9,35 +9,34 @@
 """
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 import pytest
 
 import refusal
-from conftest import ROOT, import_llm_guard_evaluate, shared_data_dir
+from conftest import ROOT, import_llm_guard_evaluate, read_jsonl_gz
 from refusal.llm_guard import MatchType, NoRefusal, NoRefusalLight
 
 VECTORS = ROOT / "tests" / "data" / "scan" / "llmguard-norefusal.jsonl.gz"
+# The sampled texts of the shared data's train/ files the vectors name by file and line; eval/
+# texts are the repository's data/eval/ file.
+TRAIN_TEXTS = ROOT / "tests" / "data" / "scan" / "llmguard-norefusal.texts.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
 def vectors():
-    with gzip.open(VECTORS, "rt", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
-    data = shared_data_dir()
+    rows = read_jsonl_gz(VECTORS)
+    texts = {(t["file"], t["line"]): t["text"] for t in read_jsonl_gz(TRAIN_TEXTS)}
     cache = {}
     for r in rows:
         if r["file"] == "hand":
             continue
-        if r["file"] not in cache:
-            path = data / r["file"]
-            if not path.exists():
-                pytest.skip(f"{path} not found (../shared/data)")
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                cache[r["file"]] = [json.loads(line)["text"] for line in f]
-        r["text"] = cache[r["file"]][r["line"]]
+        if r["file"].startswith("eval/"):
+            if r["file"] not in cache:
+                cache[r["file"]] = [t["text"] for t in read_jsonl_gz(ROOT / "data" / r["file"])]
+            r["text"] = cache[r["file"]][r["line"]]
+        else:
+            r["text"] = texts[(r["file"], r["line"])]
         assert len(r["text"].encode("utf-8")) == r["text_bytes"]
     return rows
 

@@ -3,10 +3,10 @@
 #include "refusal/classifier.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include "refusal/scanner_rules.h"
 #include "scan/python_emulation.h"
+#include "test_support.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -18,31 +18,9 @@ namespace {
 
 const std::string kModel = "tests/data/models/random-roberta-tok";
 
-std::vector<nlohmann::json> read_jsonl_gz(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw std::runtime_error("cannot open " + path);
-  std::vector<nlohmann::json> rows;
-  std::string line;
-  char buf[1 << 16];
-  int n;
-  std::string pending;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) {
-    pending.append(buf, static_cast<std::size_t>(n));
-    std::size_t start = 0, nl;
-    while ((nl = pending.find('\n', start)) != std::string::npos) {
-      rows.push_back(nlohmann::json::parse(pending.substr(start, nl - start)));
-      start = nl + 1;
-    }
-    pending.erase(0, start);
-  }
-  gzclose(f);
-  if (!pending.empty()) rows.push_back(nlohmann::json::parse(pending));
-  return rows;
-}
-
 TEST(Classifier, MatchesTheTransformersPipelineOnTheEvalSet) {
-  const auto inputs = read_jsonl_gz("../shared/data/eval/chatgpt-refusals.jsonl.gz");
-  const auto expected = read_jsonl_gz("tests/data/classify/pipeline-eval.jsonl.gz");
+  const auto inputs = testing::read_jsonl("data/eval/chatgpt-refusals.jsonl.gz");
+  const auto expected = testing::read_jsonl("tests/data/classify/pipeline-eval.jsonl.gz");
   ASSERT_EQ(inputs.size(), expected.size());
   ASSERT_EQ(inputs.size(), 1706u);
   std::vector<std::string> texts;

@@ -4,7 +4,6 @@
 #include "refusal/default_model.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cmath>
 #include <fstream>
@@ -14,29 +13,10 @@
 
 #include "refusal/classifier.h"
 #include "refusal/engine.h"
+#include "test_support.h"
 
 namespace refusal {
 namespace {
-
-std::vector<nlohmann::json> read_jsonl_gz(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw std::runtime_error("cannot open " + path);
-  std::vector<nlohmann::json> rows;
-  std::string pending;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) {
-    pending.append(buf, static_cast<std::size_t>(n));
-    std::size_t start = 0, nl;
-    while ((nl = pending.find('\n', start)) != std::string::npos) {
-      rows.push_back(nlohmann::json::parse(pending.substr(start, nl - start)));
-      start = nl + 1;
-    }
-    pending.erase(0, start);
-  }
-  gzclose(f);
-  return rows;
-}
 
 TEST(DefaultModel, IsFoundAndIsAStandardFolder) {
   const auto dir = default_model_path();
@@ -57,8 +37,8 @@ constexpr std::size_t kEvery = 1;
 #endif
 
 TEST(DefaultModel, MatchesTheTransformersPipelineOnTheEvalSet) {
-  const auto inputs = read_jsonl_gz("../shared/data/eval/chatgpt-refusals.jsonl.gz");
-  const auto expected = read_jsonl_gz("tests/data/classify/default-model-eval.jsonl.gz");
+  const auto inputs = testing::read_jsonl("data/eval/chatgpt-refusals.jsonl.gz");
+  const auto expected = testing::read_jsonl("tests/data/classify/default-model-eval.jsonl.gz");
   ASSERT_EQ(inputs.size(), 1706u);
   ASSERT_EQ(expected.size(), inputs.size());
   std::vector<std::string> texts;

@@ -1,11 +1,11 @@
 // refusal::Classifier in LLM Guard mode against the real llm-guard 0.3.16 NoRefusal scanner
-// (tests/data/scan/llmguard-norefusal.jsonl.gz, made by
-// scripts/vectors/make_llmguard_scan_vectors.py on tests/data/models/random-roberta-tok): is_valid,
-// risk_score (bit for bit, sign of zero included), the score that decided, and in sentence mode the
-// sentences fed to the model. Texts come from ../shared/data (by file and line) or from the vector
-// file itself.
+// (tests/data/scan/llmguard-norefusal.jsonl.gz, made by scripts/vectors/make_llmguard_scan_vectors.py
+// on tests/data/models/random-roberta-tok): is_valid, risk_score (bit for bit, sign of zero
+// included), the score that decided, and in sentence mode the sentences fed to the model.
+// The vectors name each text by the shared data's file and line: eval/ texts are read from the
+// repository's copy of that file (data/eval/), the sampled train/ texts from
+// llmguard-norefusal.texts.jsonl.gz, the hand-written ones from the vector file itself.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
@@ -25,36 +25,14 @@
 #include "refusal/scanner_rules.h"
 #include "scan/no_refusal.h"
 #include "scan/python_emulation.h"
+#include "test_support.h"
 
 namespace refusal {
 namespace {
 
 const std::string kModel = "tests/data/models/random-roberta-tok";
 const std::string kVectors = "tests/data/scan/llmguard-norefusal.jsonl.gz";
-const std::string kShared = "../shared/data/";
-
-// Calls fn(line_index, line) for every line of a .jsonl.gz file.
-template <typename Fn>
-void for_each_gz_line(const std::string& path, Fn fn) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw std::runtime_error("cannot open " + path);
-  gzbuffer(f, 1 << 17);
-  std::string pending;
-  std::vector<char> buf(1 << 17);
-  std::size_t line = 0;
-  int n;
-  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) {
-    pending.append(buf.data(), static_cast<std::size_t>(n));
-    std::size_t start = 0, nl;
-    while ((nl = pending.find('\n', start)) != std::string::npos) {
-      fn(line++, std::string_view(pending).substr(start, nl - start));
-      start = nl + 1;
-    }
-    pending.erase(0, start);
-  }
-  gzclose(f);
-  if (!pending.empty()) fn(line, std::string_view(pending));
-}
+const std::string kTrainTexts = "tests/data/scan/llmguard-norefusal.texts.jsonl.gz";
 
 struct Row {
   std::size_t index = 0;
@@ -74,11 +52,11 @@ struct Vectors {
 
 Vectors load_vectors() {
   Vectors v;
-  // text index -> (file, line, bytes) for the shared texts
+  // text index -> (file, line, bytes) for the texts of the shared data
   std::map<std::string, std::map<std::size_t, std::pair<std::size_t, std::size_t>>> wanted;
   std::map<std::size_t, std::string> hand;
   std::size_t max_index = 0;
-  for_each_gz_line(kVectors, [&](std::size_t, std::string_view line) {
+  testing::for_each_line(kVectors, [&](std::size_t, const std::string& line) {
     const auto j = nlohmann::json::parse(line);
     Row r;
     r.index = j.at("i").get<std::size_t>();
@@ -104,19 +82,30 @@ Vectors load_vectors() {
   v.texts.resize(max_index + 1);
   std::vector<bool> have(max_index + 1, false);
   for (auto& [i, t] : hand) v.texts[i] = std::move(t), have[i] = true;
-  for (const auto& [file, lines] : wanted) {
-    for_each_gz_line(kShared + file, [&](std::size_t n, std::string_view line) {
-      const auto it = lines.find(n);
-      if (it == lines.end()) return;
-      auto text = nlohmann::json::parse(line).at("text").get<std::string>();
-      if (text.size() != it->second.second) {
-        throw std::runtime_error(file + " line " + std::to_string(n) +
-                                 ": text length differs from the vector file's; the shared data "
-                                 "changed, rerun scripts/vectors/make_llmguard_scan_vectors.py");
-      }
-      v.texts[it->second.first] = std::move(text);
-      have[it->second.first] = true;
+  // Each wanted text by the shared data's file and 0-based line.
+  auto take = [&](const std::string& file, std::size_t line, std::string text) {
+    const auto f = wanted.find(file);
+    if (f == wanted.end()) return;
+    const auto it = f->second.find(line);
+    if (it == f->second.end()) return;
+    if (text.size() != it->second.second) {
+      throw std::runtime_error(file + " line " + std::to_string(line) +
+                               ": text length differs from the vector file's; rerun "
+                               "scripts/vectors/make_llmguard_scan_vectors.py");
+    }
+    v.texts[it->second.first] = std::move(text);
+    have[it->second.first] = true;
+  };
+  for (const auto& entry : wanted) {
+    const std::string& file = entry.first;
+    if (!file.starts_with("eval/")) continue;
+    testing::for_each_line("data/" + file, [&](std::size_t number, const std::string& line) {
+      take(file, number - 1, nlohmann::json::parse(line).at("text").get<std::string>());
     });
+  }
+  for (const auto& j : testing::read_jsonl(kTrainTexts)) {
+    take(j.at("file").get<std::string>(), j.at("line").get<std::size_t>(),
+         j.at("text").get<std::string>());
   }
   for (std::size_t i = 0; i < have.size(); ++i) {
     if (!have[i]) throw std::runtime_error("text " + std::to_string(i) + " not found");

@@ -15,7 +15,7 @@ namespace {
 
 using testing::json_double;
 using testing::read_json_gz;
-using testing::read_jsonl_gz;
+using testing::read_jsonl;
 using testing::scan_data_dir;
 
 const nlohmann::json& numbers() {
@@ -104,7 +104,7 @@ TEST(ScanNoRefusal, PipelineTopLabel) {
 }
 
 TEST(ScanNoRefusalLight, MatchesScan) {
-  const auto rows = read_jsonl_gz(scan_data_dir() / "texts.jsonl.gz");
+  const auto rows = read_jsonl(scan_data_dir() / "texts.jsonl.gz");
   ASSERT_GE(rows.size(), 2000u);
   std::size_t hits = 0;
   for (const auto& row : rows) {

@@ -12,7 +12,7 @@ namespace refusal {
 namespace {
 
 using testing::punkt_dir;
-using testing::read_jsonl_gz;
+using testing::read_jsonl;
 using testing::scan_data_dir;
 
 const PunktParameters& params() {
@@ -21,7 +21,7 @@ const PunktParameters& params() {
 }
 
 const std::vector<nlohmann::json>& texts() {
-  static const auto rows = read_jsonl_gz(scan_data_dir() / "texts.jsonl.gz");
+  static const auto rows = read_jsonl(scan_data_dir() / "texts.jsonl.gz");
   return rows;
 }
 

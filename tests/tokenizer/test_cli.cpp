@@ -1,4 +1,5 @@
-// `refusal tokenize` end to end: the shared vectors through the command line.
+// `refusal tokenize` end to end: the HF tokenizers vectors (tests/data/tokenizer/vectors) through
+// the command line.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -50,8 +51,7 @@ std::vector<json> parse_lines(const std::string& out) {
 }
 
 TEST(Cli, JsonlMatchesSharedVectors) {
-  const auto records =
-      read_jsonl(kShared + "/tokenizer/vectors/hf_tokenizers_rust_generated.jsonl");
+  const auto records = read_jsonl(kHfVectors + "/hf_tokenizers_rust_generated.jsonl");
   std::string input;
   std::vector<const json*> singles;
   for (const json& r : records) {

@@ -1,4 +1,5 @@
-// Every vector of ../shared/tokenizer/vectors/, through each way of loading the tokenizer.
+// Every vector of tests/data/tokenizer/vectors/ (made with HF tokenizers), through each way of
+// loading the tokenizer.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -13,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kVectors = kShared + "/tokenizer/vectors/hf_tokenizers_rust_generated.jsonl";
+const std::string kVectors = kHfVectors + "/hf_tokenizers_rust_generated.jsonl";
 
 struct Loaded {
   std::string name;
@@ -112,8 +113,7 @@ TEST(SharedVectors, RustGeneratedPretokens) {
 }
 
 TEST(SharedVectors, PublicTestVectors) {
-  std::ifstream in(kShared + "/tokenizer/vectors/public_test_vectors.json");
-  const json all = json::parse(in);
+  const json all = json::parse(read_text(kHfVectors + "/public_test_vectors.json"));
   // The quick-brown-fox offsets come from a tokenizer that does not trim them: the same
   // pipeline without the RobertaProcessing post-processor.
   json untrimmed = json::parse(read_text(kProtectAi + "/tokenizer.json"));

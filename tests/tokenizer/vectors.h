@@ -1,7 +1,5 @@
-// Helpers shared by the tokenizer tests: reference files, gzip JSONL, the vector hash.
+// Helpers shared by the tokenizer tests: reference files, the vector hash.
 #pragma once
-
-#include <zlib.h>
 
 #include <cstdint>
 #include <fstream>
@@ -11,15 +9,15 @@
 #include <vector>
 
 #include "refusal/tokenizer.h"
+#include "test_support.h"
 
 namespace refusal::test {
 
-// Tests run from the repository root; shared/ sits beside it.
-inline const std::string kShared = "../shared";
+// Tests run from the repository root; every file they read is under tests/data.
 inline const std::string kData = "tests/data/tokenizer";
-inline const std::string kProtectAi =
-    kShared + "/tokenizer/protectai-distilroberta-base-rejection-v1";
-inline const std::string kRobertaBase = kShared + "/tokenizer/roberta-base";
+inline const std::string kProtectAi = kData + "/protectai-distilroberta-base-rejection-v1";
+inline const std::string kRobertaBase = kData + "/roberta-base";
+inline const std::string kHfVectors = kData + "/vectors";  // copied from HF tokenizers
 
 // The reference tokenizer, loaded once for all tests of a binary.
 inline const Tokenizer& reference_tokenizer() {
@@ -33,39 +31,8 @@ inline std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// Lines of a file, gunzipped when it ends in .gz.
-inline std::vector<std::string> read_lines(const std::string& path) {
-  std::string data;
-  if (path.size() > 3 && path.substr(path.size() - 3) == ".gz") {
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (f == nullptr) throw std::runtime_error(path + ": cannot open");
-    char buf[1 << 16];
-    int n = 0;
-    while ((n = gzread(f, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-    gzclose(f);
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error(path + ": cannot open");
-    data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  std::vector<std::string> lines;
-  size_t pos = 0;
-  while (pos < data.size()) {
-    size_t eol = data.find('\n', pos);
-    if (eol == std::string::npos) eol = data.size();
-    lines.emplace_back(data.substr(pos, eol - pos));
-    pos = eol + 1;
-  }
-  return lines;
-}
-
-inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  for (const std::string& line : read_lines(path)) {
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
-}
+using testing::read_jsonl;  // gunzipped when the file is gzip
+using testing::read_lines;
 
 // FNV-1a 64 over values as little-endian uint32, as scripts/vectors/make_tokenizer_vectors.py
 // writes.
