@@ -6,6 +6,7 @@
 #include <functional>
 #include <sstream>
 
+#include "refusal/classifier.h"
 #include "refusal/error.h"
 
 namespace refusal::server {
@@ -127,7 +128,9 @@ const std::vector<Field>& fields() {
               if (!(d > 0.0 && d < 1.0)) throw std::invalid_argument(v);
               c.threshold = d;
             },
-            [](const ServerConfig& c) { return fmt_double(c.threshold); }},
+            [](const ServerConfig& c) {
+              return fmt_double(c.threshold.value_or(preset_threshold(Preset::kLlmGuard)));
+            }},
       Field{{"match_type", "LLM Guard NoRefusal match_type: full or sentence"},
             [](ServerConfig& c, const std::string& v) {
               if (v != "full" && v != "sentence") throw std::invalid_argument(v);
@@ -140,7 +143,10 @@ const std::vector<Field>& fields() {
               if (n < 3) throw std::invalid_argument(v);
               c.max_length = n;
             },
-            [](const ServerConfig& c) { return std::to_string(c.max_length); }},
+            [](const ServerConfig& c) {
+              return std::to_string(c.max_length ? *c.max_length
+                                                 : *preset_max_length(Preset::kLlmGuard));
+            }},
       REFUSAL_BOOL(fail_fast, "LLM Guard scan_fail_fast: stop at the first invalid scanner"),
       Field{{"scanners",
              "LLM Guard output scanners, in order, comma-separated: NoRefusal, NoRefusalLight"},

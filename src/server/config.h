@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,11 +20,12 @@ struct ServerConfig {
   std::string dtype = "fp32";
   // Auth: Bearer keys, any of which is accepted. None: no auth.
   std::vector<std::string> api_keys;
-  // LLM Guard's NoRefusal scanner (its scanners.yml params).
-  double threshold = 0.75;
-  std::string match_type = "full";  // full | sentence
-  std::size_t max_length = 128;     // tokens per model input (LLM Guard: 128)
-  bool fail_fast = false;           // scan_fail_fast: stop at the first invalid scanner
+  // LLM Guard's NoRefusal scanner (its scanners.yml params). Unset: the llm-guard preset's
+  // (refusal/classifier.h: threshold 0.75, 128 tokens per model input).
+  std::optional<double> threshold;
+  std::string match_type = "full";        // full | sentence
+  std::optional<std::size_t> max_length;  // tokens per model input
+  bool fail_fast = false;                 // scan_fail_fast: stop at the first invalid scanner
   // The LLM Guard output scanners, in order: NoRefusal and/or NoRefusalLight.
   std::vector<std::string> scanners = {"NoRefusal"};
   // TEI /predict.

@@ -1,33 +1,31 @@
-// LLM Guard API (llm_guard_api 0.0.10): POST /analyze/output, POST /scan/output, GET /healthz,
-// GET /readyz, answered byte for byte as its FastAPI app does (tests/data/server/
-// llm_guard_api.vectors.json holds the recorded answers), with the NoRefusal and (when
-// configured) NoRefusalLight output scanners.
+#include "server/routes_llm_guard.h"
+
 #include <algorithm>
-#include <nlohmann/json.hpp>
+#include <cctype>
 
 #include "base/utf8.h"
 #include "refusal/scanner_rules.h"
-#include "scan/python_emulation.h"
 #include "server/json_text.h"
-#include "server/server_impl.h"
+#include "server/services.h"
 
 namespace refusal::server {
 namespace {
 
 using nlohmann::ordered_json;
 
-std::string message_body(const std::string& message) {
-  return python_json_dumps(ordered_json{{"message", message}, {"details", nullptr}});
+HttpResponse message_response(int status, const std::string& message) {
+  return json_response(status,
+                       python_json_dumps(ordered_json{{"message", message}, {"details", nullptr}}));
 }
 
-std::string validation_body(const ordered_json& details) {
+HttpResponse validation_failed(const ordered_json& details) {
   ordered_json body;
   body["message"] = "Validation failed";
   body["details"] = details;
-  return python_json_dumps(body);
+  return json_response(422, python_json_dumps(body));
 }
 
-ordered_json error_entry(const char* type, ordered_json loc, const char* msg,
+ordered_json error_entry(const char* type, ordered_json loc, const std::string& msg,
                          const ordered_json& input) {
   ordered_json e;
   e["type"] = type;
@@ -39,12 +37,13 @@ ordered_json error_entry(const char* type, ordered_json loc, const char* msg,
 
 // FastAPI 0.115 reads the body as JSON when there is no Content-Type or an application/json
 // (or +json) one; otherwise it hands the raw bytes to pydantic.
-bool json_content_type(const std::string& header) {
+bool json_content_type(std::string_view header) {
   if (header.empty()) return true;
-  std::string t = header.substr(0, header.find(';'));
   std::string lower;
-  for (char c : t) {
-    if (c != ' ' && c != '\t') lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : header.substr(0, header.find(';'))) {
+    if (c != ' ' && c != '\t') {
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
   }
   const auto slash = lower.find('/');
   if (slash == std::string::npos || lower.substr(0, slash) != "application") return false;
@@ -52,184 +51,264 @@ bool json_content_type(const std::string& header) {
   return sub == "json" || (sub.size() >= 5 && sub.compare(sub.size() - 5, 5, "+json") == 0);
 }
 
-struct Request {
-  std::string prompt;
-  std::string output;
-  std::vector<std::string> suppress;
-};
+// The body as pydantic receives it: null (no body), the decoded JSON, or the raw text.
+Parsed<ordered_json> decode_body(std::string_view body, std::string_view content_type) {
+  if (auto error = llm_guard_body_error(body, content_type)) return std::move(*error);
+  if (body.empty()) return ordered_json();
+  if (!json_content_type(content_type)) return ordered_json(std::string(body));
+  try {
+    return ordered_json::parse(body);
+  } catch (const std::exception&) {
+    return message_response(400, "There was an error parsing the body");
+  }
+}
+
+// A string field: its value, or an error entry in `details`.
+void read_string_field(const ordered_json& body, const char* field, std::string& out,
+                       ordered_json& details) {
+  auto it = body.find(field);
+  if (it == body.end()) {
+    details.push_back(
+        error_entry("missing", ordered_json::array({"body", field}), "Field required", body));
+  } else if (!it->is_string()) {
+    details.push_back(error_entry("string_type", ordered_json::array({"body", field}),
+                                  "Input should be a valid string", *it));
+  } else {
+    out = it->get<std::string>();
+  }
+}
+
+void read_suppress_field(const ordered_json& body, std::vector<std::string>& out,
+                         ordered_json& details) {
+  auto it = body.find("scanners_suppress");
+  if (it == body.end()) return;
+  if (!it->is_array()) {
+    details.push_back(error_entry("list_type", ordered_json::array({"body", "scanners_suppress"}),
+                                  "Input should be a valid list", *it));
+    return;
+  }
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& v = (*it)[i];
+    if (v.is_string()) {
+      out.push_back(v.get<std::string>());
+    } else {
+      details.push_back(error_entry("string_type",
+                                    ordered_json::array({"body", "scanners_suppress", i}),
+                                    "Input should be a valid string", v));
+    }
+  }
+}
+
+// Our text limit, reported as pydantic reports a max_length constraint.
+void check_length(const char* field, const std::string& text, std::size_t max_chars,
+                  ordered_json& details) {
+  if (base::count_code_points(text) <= max_chars) return;
+  ordered_json e =
+      error_entry("string_too_long", ordered_json::array({"body", field}),
+                  "String should have at most " + std::to_string(max_chars) + " characters", text);
+  e["ctx"] = {{"max_length", max_chars}};
+  details.push_back(e);
+}
+
+// pydantic's validation of the decoded body into the request model, every error reported.
+Parsed<LlmGuardRequest> validate(const ordered_json& body, std::size_t max_chars) {
+  ordered_json details = ordered_json::array();
+  LlmGuardRequest r;
+  if (body.is_null()) {
+    details.push_back(
+        error_entry("missing", ordered_json::array({"body"}), "Field required", nullptr));
+  } else if (!body.is_object()) {
+    details.push_back(error_entry("model_attributes_type", ordered_json::array({"body"}),
+                                  "Input should be a valid dictionary or object to extract "
+                                  "fields from",
+                                  body));
+  } else {
+    read_string_field(body, "prompt", r.prompt, details);
+    read_string_field(body, "output", r.output, details);
+    read_suppress_field(body, r.scanners_suppress, details);
+    check_length("prompt", r.prompt, max_chars, details);
+    check_length("output", r.output, max_chars, details);
+  }
+  if (!details.empty()) return validation_failed(details);
+  return r;
+}
+
+bool suppressed(const LlmGuardRequest& request, const std::string& scanner) {
+  const auto& list = request.scanners_suppress;
+  return std::find(list.begin(), list.end(), scanner) != list.end();
+}
+
+HttpResponse answer_output(const HttpRequestView& request, Services& services,
+                           LlmGuardRoute route) {
+  auto parsed =
+      parse_llm_guard_request(request.body, request.content_type, services.config().max_text_chars);
+  if (auto* error = std::get_if<HttpResponse>(&parsed)) return std::move(*error);
+  const auto& scan = std::get<LlmGuardRequest>(parsed);
+  const LlmGuardResult result =
+      handle_llm_guard(scan, route, services, services.deadline(request.received));
+  return render_llm_guard(scan, route, result);
+}
 
 }  // namespace
 
-void Server::Impl::register_llm_guard_routes(httplib::Server& svr) {
-  svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    set_json(res, 200, R"({"status":"alive"})");
-  });
-  svr.Get("/readyz", [](const httplib::Request&, httplib::Response& res) {
-    set_json(res, 200, R"({"status":"ready"})");
-  });
-
-  for (const bool analyze : {true, false}) {
-    const std::string path = analyze ? "/analyze/output" : "/scan/output";
-    svr.Get(path, [](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Allow", "POST");
-      set_json(res, 405, message_body("Method Not Allowed"));
-    });
-    svr.Post(path, [this, analyze](const httplib::Request& req, httplib::Response& res) {
-      // 1. The body, as FastAPI decodes it.
-      ordered_json body;  // null: no body
-      const bool has_body = !req.body.empty();
-      if (has_body) {
-        if (base::first_invalid_utf8(req.body)) {
-          set_json(res, 400, message_body("There was an error parsing the body"));
-          return;
-        }
-        if (json_content_type(req.get_header_value("Content-Type"))) {
-          const PyJsonCheck check = python_json_check(req.body);
-          if (check.too_deep) {
-            set_json(res, 400, message_body("There was an error parsing the body"));
-            return;
-          }
-          if (check.error || check.non_finite || check.lone_surrogate) {
-            ordered_json ctx;
-            ctx["error"] = check.error ? check.error->message
-                                       : std::string("NaN, Infinity and unpaired surrogate "
-                                                     "escapes are not accepted");
-            ordered_json e = error_entry(
-                "json_invalid", ordered_json::array({"body", check.error ? check.error->pos : 0}),
-                "JSON decode error", ordered_json::object());
-            e["ctx"] = ctx;
-            set_json(res, 422, validation_body(ordered_json::array({e})));
-            return;
-          }
-          try {
-            body = ordered_json::parse(req.body);
-          } catch (const std::exception&) {
-            set_json(res, 400, message_body("There was an error parsing the body"));
-            return;
-          }
-        } else {
-          body = req.body;  // pydantic sees bytes: not an object
-        }
-      }
-      // 2. Auth (a FastAPI dependency: after the JSON is read, before it is validated).
-      switch (check_bearer(req)) {
-        case AuthResult::kOk: break;
-        case AuthResult::kMissing: set_json(res, 403, message_body("Not authenticated")); return;
-        case AuthResult::kWrongScheme:
-          set_json(res, 403, message_body("Invalid authentication credentials"));
-          return;
-        case AuthResult::kWrongKey: set_json(res, 401, message_body("Invalid API key")); return;
-      }
-      // 3. Validation, as pydantic reports it.
-      ordered_json details = ordered_json::array();
-      Request r;
-      if (body.is_null()) {
-        details.push_back(error_entry("missing", ordered_json::array({"body"}), "Field required", nullptr));
-      } else if (!body.is_object()) {
-        details.push_back(error_entry("model_attributes_type", ordered_json::array({"body"}),
-                                      "Input should be a valid dictionary or object to extract "
-                                      "fields from",
-                                      body));
-      } else {
-        for (const char* field : {"prompt", "output"}) {
-          auto it = body.find(field);
-          if (it == body.end()) {
-            details.push_back(error_entry("missing", ordered_json::array({"body", field}), "Field required", body));
-          } else if (!it->is_string()) {
-            details.push_back(
-                error_entry("string_type", ordered_json::array({"body", field}), "Input should be a valid string", *it));
-          } else {
-            (std::string(field) == "prompt" ? r.prompt : r.output) = it->get<std::string>();
-          }
-        }
-        auto it = body.find("scanners_suppress");
-        if (it != body.end()) {
-          if (!it->is_array()) {
-            details.push_back(error_entry("list_type", ordered_json::array({"body", "scanners_suppress"}),
-                                          "Input should be a valid list", *it));
-          } else {
-            for (std::size_t i = 0; i < it->size(); ++i) {
-              const auto& v = (*it)[i];
-              if (!v.is_string()) {
-                details.push_back(error_entry("string_type", ordered_json::array({"body", "scanners_suppress", i}),
-                                              "Input should be a valid string", v));
-              } else {
-                r.suppress.push_back(v.get<std::string>());
-              }
-            }
-          }
-        }
-        // Our limit, reported as pydantic reports a max_length constraint.
-        for (const char* field : {"prompt", "output"}) {
-          const std::string& s = std::string(field) == "prompt" ? r.prompt : r.output;
-          if (base::count_code_points(s) > config.max_text_chars) {
-            ordered_json e = error_entry(
-                "string_too_long", ordered_json::array({"body", field}),
-                ("String should have at most " + std::to_string(config.max_text_chars) +
-                 " characters")
-                    .c_str(),
-                s);
-            e["ctx"] = {{"max_length", config.max_text_chars}};
-            details.push_back(e);
-          }
-        }
-      }
-      if (!details.empty()) {
-        set_json(res, 422, validation_body(details));
-        return;
-      }
-      // 4. The scanners, in the configured order (NoRefusal, NoRefusalLight).
-      bool is_valid = true;
-      ordered_json scanners = ordered_json::object();
-      // scan_output (analyze) returns before any scanner on blank output; /scan/output runs
-      // each scanner: NoRefusal's own blank check gives (true, -1.0).
-      const bool blank = python_isspace_only(r.output);
-      if (!(analyze && blank)) {
-        for (const auto& name : config.scanners) {
-          if (std::find(r.suppress.begin(), r.suppress.end(), name) != r.suppress.end()) continue;
-          bool valid = true;
-          double risk = -1.0;
-          if (name == "NoRefusalLight") {
-            const auto v = no_refusal_light(r.output);
-            valid = v.is_valid;
-            risk = v.risk_score;
-          } else if (!blank) {
-            Outcome o = classify(llm_guard, {r.output}, deadline());
-            if (o.status == Outcome::Status::kQueueFull) {
-              res.set_header("Retry-After", std::to_string(o.retry_after));
-              set_json(res, 429, message_body("Too Many Requests"));
-              return;
-            }
-            if (o.status == Outcome::Status::kTimeout) {
-              set_json(res, 408, message_body("Request timeout."));
-              return;
-            }
-            if (!o.errors[0].empty()) {
-              set_json(res, 500, message_body("Internal Server Error"));
-              return;
-            }
-            valid = o.verdicts[0].is_valid;
-            risk = o.verdicts[0].risk_score;
-          }
-          if (config.fail_fast && !valid && !analyze) {
-            // /scan/output: the first invalid scanner aborts the gather; only it is reported.
-            scanners = ordered_json::object();
-            scanners[name] = risk;
-            is_valid = false;
-            break;
-          }
-          scanners[name] = risk;
-          is_valid = is_valid && valid;
-          if (config.fail_fast && !valid) break;  // scan_output(fail_fast=True)
-        }
-      }
-      std::string out = std::string("{\"is_valid\":") + (is_valid ? "true" : "false") +
-                        ",\"scanners\":" + python_json_dumps(scanners);
-      if (analyze) out += ",\"sanitized_output\":" + python_json_dumps(ordered_json(r.output));
-      out += "}";
-      set_json(res, 200, out);
-    });
+std::optional<HttpResponse> llm_guard_body_error(std::string_view body,
+                                                 std::string_view content_type) {
+  if (body.empty()) return std::nullopt;
+  if (base::first_invalid_utf8(body)) {
+    return message_response(400, "There was an error parsing the body");
   }
+  if (!json_content_type(content_type)) return std::nullopt;
+  const PyJsonCheck check = python_json_check(body);
+  if (check.too_deep) return message_response(400, "There was an error parsing the body");
+  if (!check.error && !check.non_finite && !check.lone_surrogate) return std::nullopt;
+  ordered_json e =
+      error_entry("json_invalid", ordered_json::array({"body", check.error ? check.error->pos : 0}),
+                  "JSON decode error", ordered_json::object());
+  e["ctx"] = {{"error", check.error ? check.error->message
+                                    : std::string("NaN, Infinity and unpaired surrogate escapes "
+                                                  "are not accepted")}};
+  return validation_failed(ordered_json::array({e}));
+}
+
+Parsed<LlmGuardRequest> parse_llm_guard_request(std::string_view body,
+                                                std::string_view content_type,
+                                                std::size_t max_text_chars) {
+  auto decoded = decode_body(body, content_type);
+  if (auto* error = std::get_if<HttpResponse>(&decoded)) return std::move(*error);
+  return validate(std::get<ordered_json>(decoded), max_text_chars);
+}
+
+LlmGuardResult handle_llm_guard(const LlmGuardRequest& request, LlmGuardRoute route,
+                                Services& services,
+                                std::chrono::steady_clock::time_point deadline) {
+  using Status = LlmGuardResult::Status;
+  const ServerConfig& config = services.config();
+  const bool analyze = route == LlmGuardRoute::kAnalyzeOutput;
+  LlmGuardResult result;
+  // scan_output (analyze) returns before any scanner on blank output; /scan/output runs each
+  // scanner: NoRefusal's own blank check gives (true, -1.0).
+  const bool blank = python_isspace_only(request.output);
+  if (analyze && blank) return result;
+  for (const auto& name : config.scanners) {
+    if (suppressed(request, name)) continue;
+    bool valid = true;
+    double risk = -1.0;
+    if (name == "NoRefusalLight") {
+      const auto v = no_refusal_light(request.output);
+      valid = v.is_valid;
+      risk = v.risk_score;
+    } else if (!blank) {
+      Outcome o = services.classify(services.no_refusal(), {request.output}, deadline);
+      if (o.status != Outcome::Status::kOk) {
+        result.status =
+            o.status == Outcome::Status::kQueueFull ? Status::kQueueFull : Status::kTimeout;
+        result.retry_after = o.retry_after;
+        return result;
+      }
+      if (!o.errors[0].empty()) {
+        result.status = Status::kFailed;
+        return result;
+      }
+      valid = o.verdicts[0].is_valid;
+      risk = o.verdicts[0].risk_score;
+    }
+    if (config.fail_fast && !valid && !analyze) {
+      // /scan/output: the first invalid scanner aborts the gather; only it is reported.
+      result.scanners = {{name, risk}};
+      result.is_valid = false;
+      return result;
+    }
+    result.scanners.emplace_back(name, risk);
+    result.is_valid = result.is_valid && valid;
+    if (config.fail_fast && !valid) break;  // scan_output(fail_fast=True)
+  }
+  return result;
+}
+
+HttpResponse render_llm_guard(const LlmGuardRequest& request, LlmGuardRoute route,
+                              const LlmGuardResult& result) {
+  switch (result.status) {
+    case LlmGuardResult::Status::kOk:
+      break;
+    case LlmGuardResult::Status::kQueueFull: {
+      HttpResponse r = message_response(429, "Too Many Requests");
+      r.headers.emplace_back("Retry-After", std::to_string(result.retry_after));
+      return r;
+    }
+    case LlmGuardResult::Status::kTimeout:
+      return message_response(408, "Request timeout.");
+    case LlmGuardResult::Status::kFailed:
+      return message_response(500, "Internal Server Error");
+  }
+  ordered_json scanners = ordered_json::object();
+  for (const auto& [name, risk] : result.scanners) scanners[name] = risk;
+  std::string out = std::string("{\"is_valid\":") + (result.is_valid ? "true" : "false") +
+                    ",\"scanners\":" + python_json_dumps(scanners);
+  if (route == LlmGuardRoute::kAnalyzeOutput) {
+    out += ",\"sanitized_output\":" + python_json_dumps(ordered_json(request.output));
+  }
+  out += "}";
+  return json_response(200, std::move(out));
+}
+
+HttpResponse llm_guard_auth_failure(AuthResult result) {
+  switch (result) {
+    case AuthResult::kWrongScheme:
+      return message_response(403, "Invalid authentication credentials");
+    case AuthResult::kWrongKey:
+      return message_response(401, "Invalid API key");
+    default:
+      return message_response(403, "Not authenticated");
+  }
+}
+
+HttpResponse llm_guard_http_error(int status) {
+  return message_response(status, status_phrase(status));
+}
+
+std::optional<HttpResponse> llm_guard_before_auth(const HttpRequestView& request) {
+  return llm_guard_body_error(request.body, request.content_type);
+}
+
+HttpResponse answer_analyze_output(const HttpRequestView& request, Services& services) {
+  return answer_output(request, services, LlmGuardRoute::kAnalyzeOutput);
+}
+
+HttpResponse answer_scan_output(const HttpRequestView& request, Services& services) {
+  return answer_output(request, services, LlmGuardRoute::kScanOutput);
+}
+
+HttpResponse answer_healthz(const HttpRequestView&, Services&) {
+  return json_response(200, R"({"status":"alive"})");
+}
+
+HttpResponse answer_readyz(const HttpRequestView&, Services&) {
+  return json_response(200, R"({"status":"ready"})");
+}
+
+ordered_json llm_guard_openapi(const ServerConfig&) {
+  ordered_json op;
+  op["requestBody"] = {{"required", true},
+                       {"content",
+                        {{"application/json",
+                          {{"schema",
+                            {{"type", "object"},
+                             {"required", ordered_json::array({"prompt", "output"})},
+                             {"properties",
+                              {{"prompt", {{"type", "string"}}},
+                               {"output", {{"type", "string"}}},
+                               {"scanners_suppress",
+                                {{"type", "array"},
+                                 {"items", {{"type", "string"}}},
+                                 {"default", ordered_json::array()}}}}}}}}}}}};
+  op["responses"] = {{"200", {{"description", "is_valid, scanners{NoRefusal: risk}"}}},
+                     {"401", {{"description", "Invalid API key"}}},
+                     {"403", {{"description", "Not authenticated"}}},
+                     {"408", {{"description", "Request timeout."}}},
+                     {"413", {{"description", "Body too large"}}},
+                     {"422", {{"description", "Validation failed"}}},
+                     {"429", {{"description", "Queue full (Retry-After)"}}}};
+  return op;
 }
 
 }  // namespace refusal::server

@@ -1,94 +1,62 @@
-// The native API: POST /v1/classify takes a batch of texts with `refusal classify`'s options
-// and returns its records; `sentences: true` adds every sentence's own score (the web page
-// highlights them).
-#include <cmath>
-#include <nlohmann/json.hpp>
+#include "server/routes_native.h"
+
+#include <algorithm>
 
 #include "base/utf8.h"
 #include "io/verdict_record.h"
-#include "refusal/model.h"
-#include "refusal/scanner_rules.h"
+#include "refusal/error.h"
 #include "server/json_text.h"
-#include "server/server_impl.h"
+#include "server/services.h"
 
 namespace refusal::server {
 namespace {
 
 using nlohmann::ordered_json;
 
-void native_error(httplib::Response& res, int status, const std::string& message,
-                  const std::string& type) {
-  ordered_json j;
-  j["error"] = message;
-  j["error_type"] = type;
-  set_json(res, status, j.dump());
+HttpResponse native_error(int status, const std::string& message, const std::string& type) {
+  return api_error_response({status, message, type});
 }
 
-ordered_json keyword_record(std::string_view text) {
-  const auto v = no_refusal_light(text);
-  ordered_json r;
-  r["label"] = v.is_valid ? "NORMAL" : "REJECTION";
-  r["refusal"] = !v.is_valid;
-  r["is_valid"] = v.is_valid;
-  r["risk_score"] = v.risk_score;
-  r["matched"] = v.matched;
-  return r;
-}
-
-struct NativeRequest {
-  std::vector<std::string> texts;
-  std::string preset = "default";
-  std::optional<double> threshold;
-  std::string match = "full";
-  std::string long_text = "truncate";
-  std::optional<std::size_t> max_length;
-  std::size_t stride = 0;
-  bool explain = false;
-  bool raw_scores = false;
-  bool sentences = false;
-};
-
-// Reads the request; an error message when a field is missing or of the wrong type.
-std::optional<std::string> parse_request(const ordered_json& body, NativeRequest& r,
-                                         std::size_t max_texts) {
-  if (!body.is_object()) return "the body must be a JSON object";
-  static const std::vector<std::string> known = {"texts",   "text",       "preset",     "threshold",
-                                                 "match",   "long",       "max_length", "stride",
-                                                 "explain", "raw_scores", "sentences"};
-  for (auto it = body.begin(); it != body.end(); ++it) {
-    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
-      return "unknown field '" + it.key() + "'";
-    }
-  }
+std::optional<std::string> read_texts(const ordered_json& body, std::size_t max_texts,
+                                      NativeRequest& r) {
   if (body.contains("text") == body.contains("texts")) return "give either 'text' or 'texts'";
   if (body.contains("text")) {
     if (!body["text"].is_string()) return "'text' must be a string";
     r.texts.push_back(body["text"].get<std::string>());
-  } else {
-    const auto& t = body["texts"];
-    if (!t.is_array()) return "'texts' must be an array of strings";
-    if (t.size() > max_texts) {
-      return "'texts' has " + std::to_string(t.size()) + " texts; at most " +
-             std::to_string(max_texts) + " per request";
-    }
-    for (std::size_t i = 0; i < t.size(); ++i) {
-      if (!t[i].is_string()) return "texts[" + std::to_string(i) + "] must be a string";
-      r.texts.push_back(t[i].get<std::string>());
+    return std::nullopt;
+  }
+  const auto& t = body["texts"];
+  if (!t.is_array()) return "'texts' must be an array of strings";
+  if (t.size() > max_texts) {
+    return "'texts' has " + std::to_string(t.size()) + " texts; at most " +
+           std::to_string(max_texts) + " per request";
+  }
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!t[i].is_string()) return "texts[" + std::to_string(i) + "] must be a string";
+    r.texts.push_back(t[i].get<std::string>());
+  }
+  return std::nullopt;
+}
+
+// preset, match, long: names the library parses (its error names the value and the choices).
+std::optional<std::string> read_modes(const ordered_json& body, NativeRequest& r) {
+  for (const char* key : {"preset", "match", "long"}) {
+    if (!body.contains(key)) continue;
+    if (!body[key].is_string()) return std::string("'") + key + "' must be a string";
+    const auto& name = body[key].get_ref<const std::string&>();
+    try {
+      const std::string_view k = key;
+      if (k == "preset") r.preset = parse_preset(name);
+      if (k == "match") r.match = parse_match_mode(name);
+      if (k == "long") r.long_text = parse_long_text_mode(name);
+    } catch (const Error& e) {
+      return std::string(e.what());
     }
   }
-  auto str = [&](const char* key, std::string& out,
-                 std::initializer_list<const char*> allowed) -> std::optional<std::string> {
-    if (!body.contains(key)) return std::nullopt;
-    if (!body[key].is_string()) return std::string("'") + key + "' must be a string";
-    out = body[key].get<std::string>();
-    for (const char* a : allowed) {
-      if (out == a) return std::nullopt;
-    }
-    return std::string("'") + key + "': unknown value '" + out + "'";
-  };
-  if (auto e = str("preset", r.preset, {"default", "llm-guard", "keywords"})) return e;
-  if (auto e = str("match", r.match, {"full", "sentence"})) return e;
-  if (auto e = str("long", r.long_text, {"truncate", "windows"})) return e;
+  return std::nullopt;
+}
+
+std::optional<std::string> read_numbers(const ordered_json& body, NativeRequest& r) {
   if (body.contains("threshold")) {
     if (!body["threshold"].is_number()) return "'threshold' must be a number";
     const double t = body["threshold"].get<double>();
@@ -97,148 +65,240 @@ std::optional<std::string> parse_request(const ordered_json& body, NativeRequest
   }
   for (const char* key : {"max_length", "stride"}) {
     if (!body.contains(key)) continue;
-    if (!body[key].is_number_unsigned()) return std::string("'") + key + "' must be a whole number";
-    const auto n = body[key].get<std::size_t>();
-    if (std::string(key) == "max_length") {
-      if (n < 3 || n > 100000) return "'max_length' must be in [3, 100000]";
-      r.max_length = n;
-    } else {
-      r.stride = n;
+    if (!body[key].is_number_unsigned()) {
+      return std::string("'") + key + "' must be a whole number";
     }
-  }
-  for (const char* key : {"explain", "raw_scores", "sentences"}) {
-    if (!body.contains(key)) continue;
-    if (!body[key].is_boolean()) return std::string("'") + key + "' must be true or false";
-    const bool v = body[key].get<bool>();
-    if (std::string(key) == "explain") r.explain = v;
-    if (std::string(key) == "raw_scores") r.raw_scores = v;
-    if (std::string(key) == "sentences") r.sentences = v;
+    const auto n = body[key].get<std::size_t>();
+    if (std::string_view(key) == "stride") {
+      r.stride = n;
+    } else if (n < 3 || n > 100000) {
+      return "'max_length' must be in [3, 100000]";
+    } else {
+      r.max_length = n;
+    }
   }
   return std::nullopt;
 }
 
+std::optional<std::string> read_flags(const ordered_json& body, NativeRequest& r) {
+  for (const char* key : {"explain", "raw_scores", "sentences"}) {
+    if (!body.contains(key)) continue;
+    if (!body[key].is_boolean()) return std::string("'") + key + "' must be true or false";
+    const std::string_view k = key;
+    (k == "explain"      ? r.explain
+     : k == "raw_scores" ? r.raw_scores
+                         : r.sentences) = body[key].get<bool>();
+  }
+  return std::nullopt;
+}
+
+// The fields of the request object; an error message when one is unknown, missing or wrong.
+std::optional<std::string> read_fields(const ordered_json& body, std::size_t max_texts,
+                                       NativeRequest& r) {
+  if (!body.is_object()) return "the body must be a JSON object";
+  static constexpr std::string_view kKnown[] = {"texts",   "text",       "preset",     "threshold",
+                                                "match",   "long",       "max_length", "stride",
+                                                "explain", "raw_scores", "sentences"};
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), it.key()) == std::end(kKnown)) {
+      return "unknown field '" + it.key() + "'";
+    }
+  }
+  if (auto e = read_texts(body, max_texts, r)) return e;
+  if (auto e = read_modes(body, r)) return e;
+  if (auto e = read_numbers(body, r)) return e;
+  return read_flags(body, r);
+}
+
+std::optional<ApiError> failed(const Outcome& out) {
+  if (out.status == Outcome::Status::kQueueFull) {
+    return ApiError{429, "the queue is full; retry later", "overloaded", out.retry_after};
+  }
+  if (out.status == Outcome::Status::kTimeout) {
+    return ApiError{408, "request timeout", "timeout"};
+  }
+  return std::nullopt;
+}
+
+std::vector<TextResult> text_results(Outcome& out) {
+  std::vector<TextResult> results(out.verdicts.size());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    results[i] = {std::move(out.verdicts[i]), std::move(out.errors[i])};
+  }
+  return results;
+}
+
+// Every sentence of every text classified as a text of its own, in full-match mode.
+std::optional<ApiError> classify_sentences(const NativeRequest& request, ClassifierOptions options,
+                                           Services& services,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           NativeResult& result) {
+  std::vector<std::vector<Sentence>> split;
+  std::vector<std::string> all;
+  for (const auto& text : request.texts) {
+    split.push_back(split_sentences(text, services.punkt()));
+    for (const auto& s : split.back()) all.push_back(s.text);
+  }
+  options.match = MatchMode::kFull;
+  Outcome out = services.classify(services.classifier_for(options), std::move(all), deadline);
+  if (auto error = failed(out)) return error;
+  std::vector<TextResult> each = text_results(out);
+  std::size_t next = 0;
+  for (auto& sentences : split) {
+    auto& list = result.sentences.emplace_back();
+    for (auto& s : sentences) list.push_back({std::move(s), std::move(each[next++])});
+  }
+  return std::nullopt;
+}
+
+ordered_json sentence_json(const SentenceResult& s) {
+  ordered_json e;
+  e["text"] = s.sentence.text;
+  e["start"] = s.sentence.char_begin;
+  e["end"] = s.sentence.char_end;
+  if (s.result.ok()) {
+    e["score"] = s.result.verdict.score;
+    e["refusal"] = s.result.verdict.refusal;
+  } else {
+    e["error"] = s.result.error;
+  }
+  return e;
+}
+
+ordered_json text_record(const NativeRequest& request, const NativeResult& result, std::size_t i,
+                         const ModelConfig& model) {
+  ordered_json rec;
+  rec["text"] = request.texts[i];
+  if (request.preset == Preset::kKeywords) {
+    rec.update(io::keyword_record(request.texts[i]));
+  } else if (!result.texts[i].ok()) {
+    rec["error"] = result.texts[i].error;
+  } else {
+    const io::RecordFields fields{request.preset == Preset::kLlmGuard, request.raw_scores,
+                                  request.explain};
+    rec.update(io::verdict_record(result.texts[i].verdict, model, fields));
+  }
+  if (request.sentences && request.preset != Preset::kKeywords) {
+    ordered_json list = ordered_json::array();
+    for (const auto& s : result.sentences[i]) list.push_back(sentence_json(s));
+    rec["sentences"] = list;
+  }
+  return rec;
+}
+
 }  // namespace
 
-void Server::Impl::register_native_routes(httplib::Server& svr) {
-  svr.Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) {
-    if (check_bearer(req) != AuthResult::kOk) {
-      res.set_header("WWW-Authenticate", "Bearer");
-      native_error(res, 401, "missing or invalid API key (Authorization: Bearer KEY)",
-                   "unauthorized");
-      return;
+NativeLimits native_limits(const ServerConfig& config) {
+  return {config.max_batch_texts, config.max_text_chars};
+}
+
+Parsed<NativeRequest> parse_native_request(std::string_view body, const NativeLimits& limits) {
+  if (base::first_invalid_utf8(body)) {
+    return native_error(400, "the body is not valid UTF-8", "invalid_json");
+  }
+  ordered_json json;
+  try {
+    json = ordered_json::parse(body);
+  } catch (const std::exception& e) {
+    return native_error(400, std::string("invalid JSON: ") + e.what(), "invalid_json");
+  }
+  NativeRequest r;
+  if (auto error = read_fields(json, limits.max_batch_texts, r)) {
+    return native_error(422, *error, "validation");
+  }
+  for (std::size_t i = 0; i < r.texts.size(); ++i) {
+    if (base::count_code_points(r.texts[i]) > limits.max_text_chars) {
+      return native_error(413,
+                          "text " + std::to_string(i) + " is longer than " +
+                              std::to_string(limits.max_text_chars) + " characters",
+                          "validation");
     }
-    if (base::first_invalid_utf8(req.body)) {
-      native_error(res, 400, "the body is not valid UTF-8", "invalid_json");
-      return;
-    }
-    ordered_json body;
-    try {
-      body = ordered_json::parse(req.body);
-    } catch (const std::exception& e) {
-      native_error(res, 400, std::string("invalid JSON: ") + e.what(), "invalid_json");
-      return;
-    }
-    NativeRequest r;
-    if (auto err = parse_request(body, r, config.max_batch_texts)) {
-      native_error(res, 422, *err, "validation");
-      return;
-    }
-    for (std::size_t i = 0; i < r.texts.size(); ++i) {
-      if (base::count_code_points(r.texts[i]) > config.max_text_chars) {
-        native_error(res, 413,
-                     "text " + std::to_string(i) + " is longer than " +
-                         std::to_string(config.max_text_chars) + " characters",
-                     "validation");
-        return;
-      }
-    }
-    const bool keywords = r.preset == "keywords";
-    const bool lg = r.preset == "llm-guard";
-    ordered_json results = ordered_json::array();
-    if (keywords) {
-      for (const auto& t : r.texts) {
-        ordered_json rec;
-        rec["text"] = t;
-        rec.update(keyword_record(t));
-        results.push_back(rec);
-      }
-      set_json(res, 200, ordered_json{{"results", results}}.dump());
-      return;
-    }
-    ClassifierOptions o;
-    o.preset = parse_preset(r.preset);
-    o.match = parse_match_mode(r.match);
-    o.long_text = parse_long_text_mode(r.long_text);
-    o.threshold = r.threshold;
-    o.max_length = r.max_length;
-    o.stride = r.stride;
-    std::shared_ptr<const Classifier> classifier;
-    try {
-      classifier = classifier_for(o);
-    } catch (const std::exception& e) {
-      native_error(res, 422, e.what(), "validation");
-      return;
-    }
-    auto fail = [&](const Outcome& out) {
-      if (out.status == Outcome::Status::kQueueFull) {
-        res.set_header("Retry-After", std::to_string(out.retry_after));
-        native_error(res, 429, "the queue is full; retry later", "overloaded");
-        return true;
-      }
-      if (out.status == Outcome::Status::kTimeout) {
-        native_error(res, 408, "request timeout", "timeout");
-        return true;
-      }
-      return false;
-    };
-    Outcome out = classify(classifier, r.texts, deadline());
-    if (fail(out)) return;
-    // Per-sentence scores: every sentence classified as a text of its own.
-    std::vector<std::vector<Sentence>> sentences(r.texts.size());
-    Outcome sentence_out;
-    if (r.sentences) {
-      std::vector<std::string> all;
-      for (std::size_t i = 0; i < r.texts.size(); ++i) {
-        sentences[i] = split_sentences(r.texts[i], punkt_params());
-        for (const auto& s : sentences[i]) all.push_back(s.text);
-      }
-      ClassifierOptions so = o;
-      so.match = MatchMode::kFull;
-      sentence_out = classify(classifier_for(so), std::move(all), deadline());
-      if (fail(sentence_out)) return;
-    }
-    const ModelConfig& mc = engine->config();
-    std::size_t next_sentence = 0;
-    for (std::size_t i = 0; i < r.texts.size(); ++i) {
-      ordered_json rec;
-      rec["text"] = r.texts[i];
-      if (!out.errors[i].empty()) {
-        rec["error"] = out.errors[i];
-      } else {
-        rec.update(io::verdict_record(out.verdicts[i], mc, {lg, r.raw_scores, r.explain}));
-      }
-      if (r.sentences) {
-        ordered_json list = ordered_json::array();
-        for (const auto& s : sentences[i]) {
-          const std::size_t k = next_sentence++;
-          ordered_json e;
-          e["text"] = s.text;
-          e["start"] = s.char_begin;
-          e["end"] = s.char_end;
-          if (sentence_out.errors[k].empty()) {
-            e["score"] = sentence_out.verdicts[k].score;
-            e["refusal"] = sentence_out.verdicts[k].refusal;
-          } else {
-            e["error"] = sentence_out.errors[k];
-          }
-          list.push_back(e);
-        }
-        rec["sentences"] = list;
-      }
-      results.push_back(rec);
-    }
-    set_json(res, 200, ordered_json{{"results", results}}.dump());
-  });
+  }
+  return r;
+}
+
+NativeResult handle_native(const NativeRequest& request, Services& services,
+                           std::chrono::steady_clock::time_point deadline) {
+  NativeResult result;
+  if (request.preset == Preset::kKeywords) return result;  // NoRefusalLight: no model
+  ClassifierOptions o;
+  o.preset = request.preset;
+  o.match = request.match;
+  o.long_text = request.long_text;
+  o.threshold = request.threshold;
+  o.max_length = request.max_length;
+  o.stride = request.stride;
+  std::shared_ptr<const Classifier> classifier;
+  try {
+    classifier = services.classifier_for(o);
+  } catch (const std::exception& e) {  // options the library refuses for this model
+    result.error = ApiError{422, e.what(), "validation"};
+    return result;
+  }
+  Outcome out = services.classify(classifier, request.texts, deadline);
+  result.error = failed(out);
+  if (result.error) return result;
+  result.texts = text_results(out);
+  if (request.sentences) result.error = classify_sentences(request, o, services, deadline, result);
+  return result;
+}
+
+HttpResponse render_native(const NativeRequest& request, const NativeResult& result,
+                           const ModelConfig& model) {
+  if (result.error) return api_error_response(*result.error);
+  ordered_json results = ordered_json::array();
+  for (std::size_t i = 0; i < request.texts.size(); ++i) {
+    results.push_back(text_record(request, result, i, model));
+  }
+  return json_response(200, ordered_json{{"results", results}}.dump());
+}
+
+HttpResponse native_auth_failure(AuthResult) {
+  HttpResponse r =
+      native_error(401, "missing or invalid API key (Authorization: Bearer KEY)", "unauthorized");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+HttpResponse native_http_error(int status) {
+  return native_error(status, status_phrase(status), "http");
+}
+
+HttpResponse answer_classify(const HttpRequestView& request, Services& services) {
+  auto parsed = parse_native_request(request.body, native_limits(services.config()));
+  if (auto* error = std::get_if<HttpResponse>(&parsed)) return std::move(*error);
+  const auto& classify = std::get<NativeRequest>(parsed);
+  const NativeResult result =
+      handle_native(classify, services, services.deadline(request.received));
+  return render_native(classify, result, services.engine().config());
+}
+
+ordered_json native_openapi(const ServerConfig&) {
+  const ordered_json schema = {
+      {"type", "object"},
+      {"properties",
+       {{"text", {{"type", "string"}}},
+        {"texts", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"preset", {{"type", "string"}, {"enum", {"default", "llm-guard", "keywords"}}}},
+        {"threshold", {{"type", "number"}}},
+        {"match", {{"type", "string"}, {"enum", ordered_json::array({"full", "sentence"})}}},
+        {"long", {{"type", "string"}, {"enum", ordered_json::array({"truncate", "windows"})}}},
+        {"max_length", {{"type", "integer"}}},
+        {"stride", {{"type", "integer"}}},
+        {"explain", {{"type", "boolean"}}},
+        {"raw_scores", {{"type", "boolean"}}},
+        {"sentences", {{"type", "boolean"}}}}}};
+  ordered_json op;
+  op["requestBody"] = {{"required", true},
+                       {"content", {{"application/json", {{"schema", schema}}}}}};
+  op["responses"] = {{"200", {{"description", "{results: [record, ...]}"}}},
+                     {"400", {{"description", "Invalid JSON"}}},
+                     {"401", {{"description", "Missing or wrong Bearer key"}}},
+                     {"408", {{"description", "Timeout"}}},
+                     {"413", {{"description", "Too large"}}},
+                     {"422", {{"description", "Validation error"}}},
+                     {"429", {{"description", "Queue full (Retry-After)"}}}};
+  return op;
 }
 
 }  // namespace refusal::server

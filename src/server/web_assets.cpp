@@ -1,7 +1,5 @@
-// The page at / (for browsers) and /openapi.json.
-#include <nlohmann/json.hpp>
-
-#include "server/server_impl.h"
+// The web page at / (for browsers) and /ui.
+#include "server/routes.h"
 
 namespace refusal::server {
 
@@ -89,92 +87,6 @@ if (params.get('text')) { $('answer').value = params.get('text'); if (params.get
 </html>
 )HTML";
   return html;
-}
-
-std::string openapi_json(const ServerConfig& config) {
-  using nlohmann::ordered_json;
-  auto post = [](const std::string& summary, ordered_json request, ordered_json codes) {
-    ordered_json op;
-    op["summary"] = summary;
-    op["requestBody"] = {{"required", true},
-                         {"content", {{"application/json", {{"schema", request}}}}}};
-    ordered_json responses = ordered_json::object();
-    for (auto& [code, text] : codes.items()) responses[code] = {{"description", text}};
-    op["responses"] = responses;
-    return ordered_json{{"post", op}};
-  };
-  auto get = [](const std::string& summary) {
-    return ordered_json{{"get", {{"summary", summary}, {"responses", {{"200", {{"description", "OK"}}}}}}}};
-  };
-  const ordered_json output_request = {
-      {"type", "object"},
-      {"required", {"prompt", "output"}},
-      {"properties",
-       {{"prompt", {{"type", "string"}}},
-        {"output", {{"type", "string"}}},
-        {"scanners_suppress", {{"type", "array"}, {"items", {{"type", "string"}}}, {"default", ordered_json::array()}}}}}};
-  const ordered_json llm_codes = {{"200", "is_valid, scanners{NoRefusal: risk}"},
-                                  {"401", "Invalid API key"},
-                                  {"403", "Not authenticated"},
-                                  {"408", "Request timeout."},
-                                  {"413", "Body too large"},
-                                  {"422", "Validation failed"},
-                                  {"429", "Queue full (Retry-After)"}};
-  ordered_json paths;
-  paths["/analyze/output"] = post("LLM Guard: scan an output, return it sanitized", output_request, llm_codes);
-  paths["/scan/output"] = post("LLM Guard: scan an output", output_request, llm_codes);
-  paths["/healthz"] = get("LLM Guard liveness");
-  paths["/readyz"] = get("LLM Guard readiness");
-  paths["/predict"] = post(
-      "TEI: classify a text, a pair or a batch; every label, highest score first",
-      {{"type", "object"},
-       {"required", {"inputs"}},
-       {"properties",
-        {{"inputs", {{"description", "a string, a pair [a, b], or a batch [[a], [a, b], ...]"}}},
-         {"truncate", {{"type", "boolean"}, {"default", config.auto_truncate}}},
-         {"truncation_direction", {{"type", "string"}, {"enum", {"Left", "Right"}}, {"default", "Right"}}},
-         {"raw_scores", {{"type", "boolean"}, {"default", false}}}}}},
-      {{"200", "[{score,label},...] or a list of them"},
-       {"400", "Invalid JSON"},
-       {"401", "Missing or wrong Bearer key"},
-       {"413", "Validation error (too long, too many, empty)"},
-       {"422", "Wrong types"},
-       {"429", "Model is overloaded"}});
-  paths["/health"] = get("TEI health");
-  paths["/info"] = get("TEI model and router info");
-  paths["/v1/classify"] = post(
-      "Native: `refusal classify` over HTTP",
-      {{"type", "object"},
-       {"properties",
-        {{"text", {{"type", "string"}}},
-         {"texts", {{"type", "array"}, {"items", {{"type", "string"}}}}},
-         {"preset", {{"type", "string"}, {"enum", {"default", "llm-guard", "keywords"}}}},
-         {"threshold", {{"type", "number"}}},
-         {"match", {{"type", "string"}, {"enum", {"full", "sentence"}}}},
-         {"long", {{"type", "string"}, {"enum", {"truncate", "windows"}}}},
-         {"max_length", {{"type", "integer"}}},
-         {"stride", {{"type", "integer"}}},
-         {"explain", {{"type", "boolean"}}},
-         {"raw_scores", {{"type", "boolean"}}},
-         {"sentences", {{"type", "boolean"}}}}}},
-      {{"200", "{results: [record, ...]}"},
-       {"400", "Invalid JSON"},
-       {"401", "Missing or wrong Bearer key"},
-       {"408", "Timeout"},
-       {"413", "Too large"},
-       {"422", "Validation error"},
-       {"429", "Queue full (Retry-After)"}});
-  paths["/metrics"] = get("Prometheus metrics");
-  paths["/openapi.json"] = get("This document");
-  paths["/"] = get("Web page (Accept: text/html) or {\"name\":\"LLM Guard API\"}");
-  ordered_json doc;
-  doc["openapi"] = "3.1.0";
-  doc["info"] = {{"title", "refusal serve"}, {"version", "0.1.0"}};
-  doc["paths"] = paths;
-  if (!config.api_keys.empty()) {
-    doc["components"] = {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}};
-  }
-  return doc.dump();
 }
 
 }  // namespace refusal::server

@@ -39,6 +39,18 @@ TEST(ServerConfig, BadValuesAndUnknownKeysAreErrors) {
   EXPECT_EQ(c.api_keys, (std::vector<std::string>{"k1", "k2"}));
 }
 
+TEST(ServerConfig, NoRefusalDefaultsComeFromTheLlmGuardPreset) {
+  const ServerConfig c = load_config("", {});
+  // Unset: the library's llm-guard preset decides; --help shows what it decides.
+  EXPECT_FALSE(c.threshold.has_value());
+  EXPECT_FALSE(c.max_length.has_value());
+  EXPECT_EQ(setting_value(c, "threshold"), "0.75");
+  EXPECT_EQ(setting_value(c, "max_length"), "128");
+  const ServerConfig set = load_config("", {{"threshold", "0.9"}, {"max_length", "64"}});
+  EXPECT_EQ(setting_value(set, "threshold"), "0.9");
+  EXPECT_EQ(setting_value(set, "max_length"), "64");
+}
+
 TEST(ServerConfig, ReadsLlmGuardScannersYml) {
   testing::TempDir dir;
   testing::write_text(dir / "scanners.yml", R"(app:
