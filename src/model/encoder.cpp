@@ -10,21 +10,8 @@
 namespace refusal::model {
 namespace {
 
+using base::parallel_ranges;
 using std::size_t;
-
-// Splits [0, n) into about `parts` ranges of at least `min_chunk` and runs fn(begin, end) on
-// the pool.
-template <typename Fn>
-void parallel_ranges(base::ThreadPool& pool, size_t n, size_t min_chunk, Fn&& fn) {
-  const size_t parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(pool.threads()) * 2,
-                                                            n / std::max<size_t>(1, min_chunk)));
-  const size_t chunk = (n + parts - 1) / parts;
-  pool.parallel_for(parts, [&](size_t p) {
-    const size_t begin = p * chunk;
-    const size_t end = std::min(n, begin + chunk);
-    if (begin < end) fn(begin, end);
-  });
-}
 
 void activation(const std::string& name, float* x, size_t n) {
   if (name == "gelu") {

@@ -26,17 +26,7 @@ void blas_single_threaded() {
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 
-template <typename Fn>
-void parallel_ranges(base::ThreadPool& pool, size_t n, size_t min_chunk, Fn&& fn) {
-  if (n == 0) return;
-  const size_t parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(pool.threads()) * 2,
-                                                            n / std::max<size_t>(1, min_chunk)));
-  const size_t chunk = (n + parts - 1) / parts;
-  pool.parallel_for(parts, [&](size_t p) {
-    const size_t b = p * chunk, e = std::min(n, b + chunk);
-    if (b < e) fn(b, e);
-  });
-}
+using base::parallel_ranges;
 
 // Y[m, n] (ldy) = X[m, k] (ldx) · W[n, k]ᵀ + b.
 void linear_fwd(base::ThreadPool& pool, size_t m, size_t n, size_t k, const float* x, size_t ldx,
