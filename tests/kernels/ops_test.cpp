@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
+#include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 
 namespace refusal::kernels {
@@ -150,6 +151,17 @@ TEST(Ops, AttentionHeadMatchesAtEveryLevel) {
       }
     }
   }
+}
+
+// The ops reach the kernels of the forced level through one table, chosen once per level.
+TEST(Ops, RunTheForcedLevelsTable) {
+  for (Isa isa : levels()) {
+    IsaScope scope(isa);
+    EXPECT_EQ(&active_kernels(), &kernel_table(isa)) << isa_name(isa);
+    EXPECT_EQ(active_kernels().isa, isa);
+  }
+  EXPECT_EQ(active_kernels().isa, max_isa());
+  EXPECT_EQ(kernel_table(Isa::kReference).attention_head, nullptr);
 }
 
 }  // namespace
