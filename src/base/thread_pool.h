@@ -1,6 +1,7 @@
 // A persistent pool of worker threads shared by all callers of one engine.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -54,5 +55,20 @@ class ThreadPool {
   std::atomic<int> queued_{0};  // queue_.size(), readable without the lock while spinning
   bool stopping_ = false;
 };
+
+// Runs fn(begin, end) over about 2 × threads() contiguous ranges of [0, n), each at least
+// min_chunk long (one range when n is smaller), on the pool.
+template <typename Fn>
+void parallel_ranges(ThreadPool& pool, std::size_t n, std::size_t min_chunk, Fn&& fn) {
+  const std::size_t parts = std::max<std::size_t>(
+      1, std::min<std::size_t>(static_cast<std::size_t>(pool.threads()) * 2,
+                               n / std::max<std::size_t>(1, min_chunk)));
+  const std::size_t chunk = (n + parts - 1) / parts;
+  pool.parallel_for(parts, [&](std::size_t p) {
+    const std::size_t begin = p * chunk;
+    const std::size_t end = std::min(n, begin + chunk);
+    if (begin < end) fn(begin, end);
+  });
+}
 
 }  // namespace refusal::base

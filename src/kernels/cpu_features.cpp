@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "kernels/dispatch.h"
 #include "refusal/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -128,6 +129,7 @@ std::string isa_name() { return isa_name(active_isa()); }
 namespace detail {
 void set_isa_override(std::optional<Isa> isa) {
   g_override.store(isa ? static_cast<int>(*isa) : -1, std::memory_order_relaxed);
+  forget_active_kernels();
 }
 }  // namespace detail
 

@@ -39,8 +39,9 @@ std::string isa_name();
 std::string isa_name(Isa isa);
 
 namespace detail {
-// Caps active_isa() (tests force each level this way); std::nullopt removes the cap. Objects
-// that already chose their kernels keep them.
+// Caps active_isa() (tests force each level this way) and makes the ops pick that level's
+// kernel table; std::nullopt removes the cap. Not for concurrent use. Objects that already chose
+// their kernels (PackedLinear) keep them.
 void set_isa_override(std::optional<Isa> isa);
 }  // namespace detail
 

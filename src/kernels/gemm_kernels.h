@@ -25,6 +25,12 @@ namespace reference {
 void gemm_fp32(const detail::GemmArgs& g);
 void gemm_bf16(const detail::GemmArgs& g);
 void gemm_int8(const detail::GemmArgs& g);
+// The portable prepare_rows (packed_linear.cpp, beside the weight packing that shares its
+// rounding); every level without AVX-512 uses them. Rows of `stride` bytes.
+void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
+                  unsigned char* out, std::size_t stride);
+void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
+                  unsigned char* out, std::size_t stride);
 }  // namespace reference
 namespace avx2 {
 void gemm_fp32(const detail::GemmArgs& g);

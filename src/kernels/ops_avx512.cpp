@@ -1,6 +1,6 @@
-// AVX-512 versions of the kernels around the GEMMs: exp in the attention softmax, erf in GELU,
+// AVX-512 versions of the ops around the GEMMs: exp in the attention softmax, erf in GELU,
 // LayerNorm's double-precision sums, and one attention head. Compiled with AVX-512 flags;
-// called only when active_isa() is kAvx512 (ops.cpp).
+// reached only through the AVX-512 kernel table (dispatch.cpp).
 #include <immintrin.h>
 
 #include <cmath>
@@ -173,10 +173,12 @@ void attention_head(std::size_t queries, std::size_t len, std::size_t head_dim, 
 
 // The portable version's arithmetic with vectors: sums in double (8 lanes, two accumulators),
 // the normalisation in float without FMA, so results match it to the last bits of the sums.
-void add_layer_norm(float* x, const float* residual, std::size_t rows, std::size_t width,
-                    const float* gamma, const float* beta, float eps) {
+void layernorm(float* x, const float* residual, std::size_t rows, std::size_t width,
+               const float* gamma, const float* beta, float eps, float* out, float* mean,
+               float* rstd) {
   for (std::size_t r = 0; r < rows; ++r) {
     float* row = x + r * width;
+    float* o = out + r * width;
     __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();
     for (std::size_t j = 0; j < width; j += 16) {
       const __mmask16 m = tail_mask(width - j);
@@ -189,9 +191,9 @@ void add_layer_norm(float* x, const float* residual, std::size_t rows, std::size
       sum1 = _mm512_add_pd(
           sum1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
     }
-    const double mean =
+    const double mean_d =
         _mm512_reduce_add_pd(_mm512_add_pd(sum0, sum1)) / static_cast<double>(width);
-    const __m512d vmean = _mm512_set1_pd(mean);
+    const __m512d vmean = _mm512_set1_pd(mean_d);
     __m512d sq0 = _mm512_setzero_pd(), sq1 = _mm512_setzero_pd();
     for (std::size_t j = 0; j < width; j += 16) {
       const __mmask16 m = tail_mask(width - j);
@@ -205,20 +207,23 @@ void add_layer_norm(float* x, const float* residual, std::size_t rows, std::size
       sq1 = _mm512_add_pd(sq1, _mm512_mul_pd(d1, d1));
     }
     const double var = _mm512_reduce_add_pd(_mm512_add_pd(sq0, sq1)) / static_cast<double>(width);
-    const __m512 inv =
-        _mm512_set1_ps(static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps))));
-    const __m512 vm = _mm512_set1_ps(static_cast<float>(mean));
+    const float inv_f = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+    const float mean_f = static_cast<float>(mean_d);
+    if (mean != nullptr) mean[r] = mean_f;
+    if (rstd != nullptr) rstd[r] = inv_f;
+    const __m512 inv = _mm512_set1_ps(inv_f);
+    const __m512 vm = _mm512_set1_ps(mean_f);
     for (std::size_t j = 0; j < width; j += 16) {
       const __mmask16 m = tail_mask(width - j);
       const __m512 v = _mm512_maskz_loadu_ps(m, row + j);
       const __m512 n = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(v, vm), inv),
                                      _mm512_maskz_loadu_ps(m, gamma + j));
-      _mm512_mask_storeu_ps(row + j, m, _mm512_add_ps(n, _mm512_maskz_loadu_ps(m, beta + j)));
+      _mm512_mask_storeu_ps(o + j, m, _mm512_add_ps(n, _mm512_maskz_loadu_ps(m, beta + j)));
     }
   }
 }
 
-void gelu_erf(float* x, std::size_t n) {
+void gelu_erf(const float* x, float* out, std::size_t n) {
   const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
   const __m512 inv_sqrt2 = _mm512_set1_ps(0.70710678118654752440f);
   std::size_t i = 0;
@@ -226,14 +231,14 @@ void gelu_erf(float* x, std::size_t n) {
     const __m512 v = _mm512_loadu_ps(x + i);
     const __m512 g = _mm512_mul_ps(_mm512_mul_ps(half, v),
                                    _mm512_add_ps(one, erf_ps(_mm512_mul_ps(v, inv_sqrt2))));
-    _mm512_storeu_ps(x + i, g);
+    _mm512_storeu_ps(out + i, g);
   }
   if (i < n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
     const __m512 g = _mm512_mul_ps(_mm512_mul_ps(half, v),
                                    _mm512_add_ps(one, erf_ps(_mm512_mul_ps(v, inv_sqrt2))));
-    _mm512_mask_storeu_ps(x + i, m, g);
+    _mm512_mask_storeu_ps(out + i, m, g);
   }
 }
 

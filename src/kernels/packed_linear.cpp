@@ -1,6 +1,7 @@
-// PackedLinear: packing at load, input preparation (bf16 rounding, int8 quantization) and the
-// dispatch to the kernels of gemm_kernels.h. Compiled for baseline x86-64: everything here runs
-// everywhere, and its results do not depend on the ISA chosen.
+// PackedLinear: packing at load, the portable input preparation (bf16 rounding, int8
+// quantization), and the calls into the kernels of gemm_kernels.h that the kernel table
+// (dispatch.h) gives. Compiled for baseline x86-64: everything here runs everywhere, and its
+// results do not depend on the ISA chosen.
 #include "kernels/packed_linear.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dispatch.h"
 #include "kernels/gemm_kernels.h"
 #include "refusal/error.h"
 
@@ -53,25 +55,6 @@ std::size_t int8_row_bytes(std::size_t groups) {
   return round_up(kInt8Header + groups * 4, kAlign);
 }
 
-detail::GemmFn choose(Precision p, Isa isa) {
-  const CpuFeatures& f = cpu_features();
-  switch (p) {
-    case Precision::kFp32:
-      if (isa == Isa::kAvx512) return avx512::gemm_fp32;
-      if (isa == Isa::kAvx2) return avx2::gemm_fp32;
-      return reference::gemm_fp32;
-    case Precision::kBf16:
-      if (isa == Isa::kAvx512 && f.avx512_bf16) return avx512::gemm_bf16;
-      if (isa >= Isa::kAvx2) return avx2::gemm_bf16;
-      return reference::gemm_bf16;
-    case Precision::kInt8:
-      if (isa == Isa::kAvx512 && f.avx512_vnni) return avx512::gemm_int8;
-      if (isa >= Isa::kAvx2) return avx2::gemm_int8;
-      return reference::gemm_int8;
-  }
-  return reference::gemm_fp32;
-}
-
 }  // namespace
 
 void detail::int8_row_params(float lo, float hi, float* scale, float* inv, float* zero) {
@@ -111,7 +94,21 @@ void PackedLinear::init_shape(std::size_t n, std::size_t k, Precision p) {
   const std::size_t kg = k_per_group(p);
   n_pad_ = round_up(n, kPanel);
   groups_ = (k + kg - 1) / kg;
-  kernel_ = choose(p, isa_);
+  const KernelTable& kernels = active_kernels();
+  isa_ = kernels.isa;
+  switch (p) {
+    case Precision::kFp32:
+      kernel_ = kernels.gemm_fp32;
+      break;
+    case Precision::kBf16:
+      kernel_ = kernels.gemm_bf16;
+      prepare_ = kernels.prepare_bf16;
+      break;
+    case Precision::kInt8:
+      kernel_ = kernels.gemm_int8;
+      prepare_ = kernels.prepare_int8;
+      break;
+  }
   packed_bytes_ = packed_size(n, k, p);
 }
 
@@ -135,7 +132,7 @@ std::size_t PackedLinear::packed_size(std::size_t n, std::size_t k, Precision p)
 
 PackedLinear::PackedLinear(std::shared_ptr<const void> owner, const unsigned char* packed,
                            std::size_t bytes, std::size_t n, std::size_t k, Precision p)
-    : n_(n), k_(k), precision_(p), isa_(active_isa()) {
+    : n_(n), k_(k), precision_(p) {
   init_shape(n, k, p);
   if (packed == nullptr || bytes != packed_bytes_) {
     throw Error("PackedLinear: " + std::to_string(bytes) +
@@ -151,7 +148,7 @@ PackedLinear::PackedLinear(std::shared_ptr<const void> owner, const unsigned cha
 
 PackedLinear::PackedLinear(const float* w, const float* bias, std::size_t n, std::size_t k,
                            Precision p)
-    : n_(n), k_(k), precision_(p), isa_(active_isa()) {
+    : n_(n), k_(k), precision_(p) {
   if (w == nullptr) {
     throw Error("PackedLinear: empty weight (n=" + std::to_string(n) + ", k=" + std::to_string(k) +
                 ")");
@@ -226,43 +223,40 @@ void PackedLinear::prepare_rows(const float* x, std::size_t ldx, std::size_t r0,
   if (x == nullptr || scratch == nullptr || ldx < k_) {
     throw Error("PackedLinear::prepare_rows: null input or scratch, or ldx < k");
   }
-  auto* out = static_cast<unsigned char*>(scratch);
-  if (precision_ == Precision::kBf16) {
-    const std::size_t stride = bf16_row_bytes(groups_);
-    if (isa_ == Isa::kAvx512) {
-      avx512::prepare_bf16(x, ldx, k_, r0, r1, out, stride);
-      return;
+  const std::size_t stride =
+      precision_ == Precision::kBf16 ? bf16_row_bytes(groups_) : int8_row_bytes(groups_);
+  prepare_(x, ldx, k_, r0, r1, static_cast<unsigned char*>(scratch), stride);
+}
+
+void reference::prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0,
+                             std::size_t r1, unsigned char* out, std::size_t stride) {
+  for (std::size_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * ldx;
+    auto* row = out + r * stride;
+    for (std::size_t kk = 0; kk < k; ++kk) {
+      const std::uint16_t h = to_bf16(xr[kk]);
+      std::memcpy(row + 2 * kk, &h, 2);
     }
-    for (std::size_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * ldx;
-      auto* row = out + r * stride;
-      for (std::size_t kk = 0; kk < k_; ++kk) {
-        const std::uint16_t h = to_bf16(xr[kk]);
-        std::memcpy(row + 2 * kk, &h, 2);
-      }
-      std::memset(row + 2 * k_, 0, stride - 2 * k_);  // zero pad: 0 · 0, never NaN · 0
-    }
-    return;
+    std::memset(row + 2 * k, 0, stride - 2 * k);  // zero pad: 0 · 0, never NaN · 0
   }
-  // int8: per row, u8 with a zero point over [min(x, 0), max(x, 0)], so 0 is exact.
-  const std::size_t stride = int8_row_bytes(groups_);
-  if (isa_ == Isa::kAvx512) {
-    avx512::prepare_int8(x, ldx, k_, r0, r1, out, stride);
-    return;
-  }
+}
+
+// Per row, u8 with a zero point over [min(x, 0), max(x, 0)], so 0 is exact.
+void reference::prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0,
+                             std::size_t r1, unsigned char* out, std::size_t stride) {
   for (std::size_t r = r0; r < r1; ++r) {
     const float* xr = x + r * ldx;
     unsigned char* row = out + r * stride;
     float lo = 0.0f;
     float hi = 0.0f;
-    for (std::size_t kk = 0; kk < k_; ++kk) {
+    for (std::size_t kk = 0; kk < k; ++kk) {
       lo = xr[kk] < lo ? xr[kk] : lo;
       hi = xr[kk] > hi ? xr[kk] : hi;
     }
     float scale, inv, zero;
     detail::int8_row_params(lo, hi, &scale, &inv, &zero);
     unsigned char* q = row + kInt8Header;
-    for (std::size_t kk = 0; kk < k_; ++kk) {
+    for (std::size_t kk = 0; kk < k; ++kk) {
       float v = xr[kk] * inv;
       v = v > -512.0f ? v : -512.0f;  // keeps round_even exact; NaN goes to -512, then 0
       v = v < 512.0f ? v : 512.0f;
@@ -271,7 +265,7 @@ void PackedLinear::prepare_rows(const float* x, std::size_t ldx, std::size_t r0,
       v = v < 255.0f ? v : 255.0f;
       q[kk] = static_cast<unsigned char>(static_cast<int>(v));
     }
-    std::memset(q + k_, 0, stride - kInt8Header - k_);
+    std::memset(q + k, 0, stride - kInt8Header - k);
     const auto zero_i = static_cast<std::int32_t>(zero);
     std::memcpy(row, &scale, 4);
     std::memcpy(row + 4, &zero_i, 4);

@@ -30,6 +30,10 @@ struct GemmArgs {
   std::size_t r0, r1, c0, c1;  // c0 a multiple of 32; columns >= c1 are not written
 };
 using GemmFn = void (*)(const GemmArgs&);
+// Converts rows [r0, r1) of x (k values each, row stride ldx) into `out`, rows `stride` bytes
+// apart: bf16, or u8 with the row's scale and zero point (see gemm_kernels.h).
+using PrepareFn = void (*)(const float* x, std::size_t ldx, std::size_t k, std::size_t r0,
+                           std::size_t r1, unsigned char* out, std::size_t stride);
 }  // namespace detail
 
 // y = x·Wᵀ + b, W given as PyTorch's [n, k] row-major fp32, packed at construction.
@@ -37,7 +41,8 @@ using GemmFn = void (*)(const GemmArgs&);
 //   bf16: x and W rounded to bf16 (nearest-even), products accumulated in fp32.
 //   int8: W symmetric int8 per output column; x quantized per row to u8 with a zero point
 //         (dynamic, asymmetric); int32 accumulation, dequantized with the bias in the epilogue.
-// The kernels (reference, AVX2, AVX-512) are chosen at construction from active_isa().
+// The kernels (reference, AVX2, AVX-512) are taken at construction from the kernel table of
+// active_isa() (dispatch.h).
 // Thread safety: const members may run concurrently on disjoint outputs / scratch rows.
 class PackedLinear {
  public:
@@ -92,7 +97,7 @@ class PackedLinear {
   struct FreeAligned {
     void operator()(unsigned char* p) const;
   };
-  void init_shape(std::size_t n, std::size_t k, Precision p);  // n_pad_, groups_, kernel_, sizes
+  void init_shape(std::size_t n, std::size_t k, Precision p);  // n_pad_, groups_, kernels, sizes
   void point_into(const unsigned char* base);                  // data_, bias_, wscale_, colsum_
 
   std::size_t n_ = 0;
@@ -102,6 +107,7 @@ class PackedLinear {
   Precision precision_ = Precision::kFp32;
   Isa isa_ = Isa::kReference;
   detail::GemmFn kernel_ = nullptr;
+  detail::PrepareFn prepare_ = nullptr;  // null for fp32
   std::unique_ptr<unsigned char[], FreeAligned> packed_;  // weights, then bias, scales, sums
   std::shared_ptr<const void> owner_;                     // set instead of packed_ when borrowing
   const unsigned char* data_ = nullptr;                   // packed_.get() or the borrowed bytes

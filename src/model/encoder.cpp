@@ -4,37 +4,25 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/kernels.h"
+#include "kernels/ops.h"
 #include "refusal/error.h"
 
 namespace refusal::model {
 namespace {
 
+using base::parallel_ranges;
 using std::size_t;
 
-// Splits [0, n) into about `parts` ranges of at least `min_chunk` and runs fn(begin, end) on
-// the pool.
-template <typename Fn>
-void parallel_ranges(base::ThreadPool& pool, size_t n, size_t min_chunk, Fn&& fn) {
-  const size_t parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(pool.threads()) * 2,
-                                                            n / std::max<size_t>(1, min_chunk)));
-  const size_t chunk = (n + parts - 1) / parts;
-  pool.parallel_for(parts, [&](size_t p) {
-    const size_t begin = p * chunk;
-    const size_t end = std::min(n, begin + chunk);
-    if (begin < end) fn(begin, end);
-  });
-}
-
+// In place.
 void activation(const std::string& name, float* x, size_t n) {
   if (name == "gelu") {
-    kernels::gelu_erf(x, n);
+    kernels::gelu_erf_forward(x, x, n);
   } else if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") {
-    kernels::gelu_tanh(x, n);
+    kernels::gelu_tanh_forward(x, x, n);
   } else if (name == "relu") {
-    kernels::relu(x, n);
+    kernels::relu_forward(x, x, n);
   } else {  // silu, swish (config checked at load)
-    kernels::silu(x, n);
+    kernels::silu_forward(x, x, n);
   }
 }
 
@@ -210,15 +198,12 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
     const std::span<std::int32_t> positions(
         ws.positions[static_cast<size_t>(pool.worker_index())].data(), ids.size());
     position_ids(c, ids, positions);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      float* row = x + (start[s] + i) * hidden;
-      const float* word = w.word_embeddings.data() + static_cast<size_t>(ids[i]) * hidden;
-      const float* pos = w.position_embeddings.data() + static_cast<size_t>(positions[i]) * hidden;
-      const float* type = w.token_type_embeddings.data();
-      for (size_t j = 0; j < hidden; ++j) row[j] = word[j] + type[j] + pos[j];
-    }
-    kernels::add_layer_norm(x + start[s] * hidden, nullptr, ids.size(), hidden,
-                            w.embedding_norm.gamma.data(), w.embedding_norm.beta.data(), eps);
+    float* rows = x + start[s] * hidden;
+    kernels::embeddings_forward(ids.size(), hidden, ids.data(), positions.data(),
+                                w.word_embeddings.data(), w.token_type_embeddings.data(),
+                                w.position_embeddings.data(), rows);
+    kernels::layernorm_forward(rows, nullptr, ids.size(), hidden, w.embedding_norm.gamma.data(),
+                               w.embedding_norm.beta.data(), eps, rows, nullptr, nullptr);
   });
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
@@ -240,8 +225,8 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
       float* sc = ws.attention[static_cast<size_t>(pool.worker_index())].data();
       const float* qh = qkv + row0 * qkv_width + h * head_dim;
       float* out = (last ? context + s * hidden : context + row0 * hidden) + h * head_dim;
-      kernels::attention_head(queries, len, head_dim, scale, qh, qh + hidden, qh + 2 * hidden,
-                              qkv_width, out, hidden, sc);
+      kernels::attention_forward(queries, len, head_dim, scale, qh, qh + hidden, qh + 2 * hidden,
+                                 qkv_width, out, hidden, sc);
     });
 
     size_t rows = tokens;
@@ -257,9 +242,10 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
     // Attention output projection, residual, LayerNorm (into x).
     linear(pool, packed.attention_out, rows, context, hidden, tmp, hidden, ws.scratch);
     parallel_ranges(pool, rows, 8, [&](size_t r0, size_t r1) {
-      kernels::add_layer_norm(tmp + r0 * hidden, x + r0 * hidden, r1 - r0, hidden,
-                              layer.attention_norm.gamma.data(), layer.attention_norm.beta.data(),
-                              eps);
+      float* out = tmp + r0 * hidden;
+      kernels::layernorm_forward(out, x + r0 * hidden, r1 - r0, hidden,
+                                 layer.attention_norm.gamma.data(),
+                                 layer.attention_norm.beta.data(), eps, out, nullptr, nullptr);
     });
     std::swap(x, tmp);
 
@@ -270,8 +256,10 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
     });
     linear(pool, packed.output, rows, inter, ffn, tmp, hidden, ws.scratch);
     parallel_ranges(pool, rows, 8, [&](size_t r0, size_t r1) {
-      kernels::add_layer_norm(tmp + r0 * hidden, x + r0 * hidden, r1 - r0, hidden,
-                              layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps);
+      float* out = tmp + r0 * hidden;
+      kernels::layernorm_forward(out, x + r0 * hidden, r1 - r0, hidden,
+                                 layer.output_norm.gamma.data(), layer.output_norm.beta.data(), eps,
+                                 out, nullptr, nullptr);
     });
     std::swap(x, tmp);
   }
@@ -281,11 +269,11 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
   const size_t labels = static_cast<size_t>(c.num_labels());
   std::vector<float> logits(seqs * labels);
   float* dense = grow(ws.context, seqs * hidden);
-  kernels::linear(seqs, hidden, hidden, x, hidden, w.classifier_dense.weight.data(), hidden,
-                  w.classifier_dense.bias.data(), dense, hidden);
-  kernels::tanh_inplace(dense, seqs * hidden);
-  kernels::linear(seqs, labels, hidden, dense, hidden, w.classifier_out.weight.data(), hidden,
-                  w.classifier_out.bias.data(), logits.data(), labels);
+  kernels::linear_forward(seqs, hidden, hidden, x, hidden, w.classifier_dense.weight.data(),
+                          w.classifier_dense.bias.data(), dense, hidden);
+  kernels::tanh_forward(dense, dense, seqs * hidden);
+  kernels::linear_forward(seqs, labels, hidden, dense, hidden, w.classifier_out.weight.data(),
+                          w.classifier_out.bias.data(), logits.data(), labels);
   return logits;
 }
 

@@ -1,11 +1,13 @@
-// The trainable RobertaForSequenceClassification or BertForSequenceClassification: fp32 parameters in one flat buffer (tensor
-// names and shapes exactly as transformers'), a forward pass over a ragged batch that keeps its
-// activations, and the backward pass of every op (embeddings, LayerNorm, attention, GELU, head,
-// cross-entropy) accumulating into a gradient buffer of the same layout.
+// The trainable RobertaForSequenceClassification or BertForSequenceClassification: fp32
+// parameters in one flat buffer (tensor names and shapes exactly as transformers'), a forward
+// pass over a ragged batch that keeps its activations, and the backward pass, accumulating into
+// a gradient buffer of the same layout. Both passes are made of the ops of kernels/ops.h (the
+// ones inference runs), forward and backward side by side there.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -91,12 +93,44 @@ class TrainModel {
   void backward(float loss_scale, std::vector<float>& grad, base::ThreadPool& pool);
 
  private:
-  struct Layer;
-  TrainConfig config_;
-  Params params_;
+  // Where each tensor starts in Params::data (and in a gradient, which has the same layout).
+  struct Linear {
+    std::size_t w = 0, b = 0;
+  };
+  struct Norm {
+    std::size_t gamma = 0, beta = 0;
+  };
+  struct Layer {
+    Linear query, key, value, attention_out;
+    Norm attention_norm;
+    Linear intermediate, output;
+    Norm output_norm;
+  };
+  struct Offsets {
+    std::size_t word = 0, position = 0, type = 0;
+    Norm embedding_norm;
+    std::vector<Layer> layers;
+    Linear head_dense, head_out;
+  };
 
   // Activations of the last forward.
   struct Acts;
+
+  // The passes, stage by stage, on acts_; grad: the gradient buffer's data.
+  void pack(std::span<const std::vector<std::int32_t>> batch);
+  void embeddings_forward(const DropoutSpec& dropout, base::ThreadPool& pool);
+  void layer_forward(std::size_t layer, const DropoutSpec& dropout, base::ThreadPool& pool);
+  void head_forward(const DropoutSpec& dropout, base::ThreadPool& pool);
+  ForwardResult loss_forward(std::span<const int> labels, std::span<const float> class_weights);
+  std::vector<float> head_backward(float loss_scale, float* grad, base::ThreadPool& pool);
+  void layer_backward(std::size_t layer, std::vector<float>& dx, float* grad,
+                      base::ThreadPool& pool);
+  void embeddings_backward(std::vector<float>& dx, float* grad, base::ThreadPool& pool);
+  void size_attention_scratch(base::ThreadPool& pool);
+
+  TrainConfig config_;
+  Params params_;
+  Offsets at_;
   std::shared_ptr<Acts> acts_;
 };
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/safetensors.h"
+#include "refusal/error.h"
 #include "train/train_model.h"
 
 namespace refusal::train {
@@ -151,6 +152,28 @@ TEST(Dropout, DeterministicAndDifferentPerKey) {
   EXPECT_EQ(a.logits, b.logits);
   EXPECT_NE(a.logits, c.logits);
   EXPECT_NE(a.logits, off.logits);
+}
+
+// A bad label is an error that says which one and why; backward refuses a forward without
+// labels.
+TEST(TrainModel, BadLabelsSayWhichSequence) {
+  base::ThreadPool pool(1);
+  TrainModel m = load_tiny();
+  const std::vector<std::vector<std::int32_t>> seqs = {{0, 5, 6, 7, 2}, {0, 9, 2}};
+  auto message = [&](const std::vector<int>& labels) {
+    try {
+      m.forward(seqs, labels, {}, {}, pool);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message({0, 2}), "label 2 of sequence 1 is out of range: the model has 2 labels");
+  EXPECT_EQ(message({-1, 0}), "label -1 of sequence 0 is out of range: the model has 2 labels");
+  EXPECT_EQ(message({0}), "label count 1 does not match the batch's 2 sequences");
+  EXPECT_EQ(message(std::vector<int>{}), "no error");  // no labels: logits only
+  std::vector<float> grad;
+  EXPECT_THROW(m.backward(1.0f, grad, pool), Error);
 }
 
 }  // namespace

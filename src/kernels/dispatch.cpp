@@ -1,0 +1,66 @@
+// The kernel tables (dispatch.h): which kernel each level runs, decided here and nowhere else.
+#include "kernels/dispatch.h"
+
+#include <atomic>
+
+#include "kernels/gemm_kernels.h"
+#include "kernels/ops_isa.h"
+
+namespace refusal::kernels {
+namespace {
+
+KernelTable make_table(Isa isa) {
+  const CpuFeatures& f = cpu_features();
+  KernelTable t;
+  t.isa = isa;
+  t.gemm_fp32 = reference::gemm_fp32;
+  t.gemm_bf16 = reference::gemm_bf16;
+  t.gemm_int8 = reference::gemm_int8;
+  t.prepare_bf16 = reference::prepare_bf16;
+  t.prepare_int8 = reference::prepare_int8;
+  t.gelu_erf = reference::gelu_erf;
+  t.softmax_rows = reference::softmax_rows;
+  t.layernorm = reference::layernorm;
+  if (isa >= Isa::kAvx2) {
+    t.gemm_fp32 = avx2::gemm_fp32;
+    t.gemm_bf16 = avx2::gemm_bf16;
+    t.gemm_int8 = avx2::gemm_int8;
+  }
+  if (isa == Isa::kAvx512) {
+    t.gemm_fp32 = avx512::gemm_fp32;
+    // VDPBF16PS and VPDPBUSD are extensions: without them, the AVX2 kernels.
+    if (f.avx512_bf16) t.gemm_bf16 = avx512::gemm_bf16;
+    if (f.avx512_vnni) t.gemm_int8 = avx512::gemm_int8;
+    t.prepare_bf16 = avx512::prepare_bf16;
+    t.prepare_int8 = avx512::prepare_int8;
+    t.gelu_erf = avx512::gelu_erf;
+    t.softmax_rows = avx512::softmax_rows;
+    t.layernorm = avx512::layernorm;
+    t.attention_scratch_floats = avx512::attention_scratch_floats;
+    t.attention_head = avx512::attention_head;
+  }
+  return t;
+}
+
+std::atomic<const KernelTable*> g_active{nullptr};
+
+}  // namespace
+
+const KernelTable& kernel_table(Isa isa) {
+  static const KernelTable tables[] = {make_table(Isa::kReference), make_table(Isa::kAvx2),
+                                       make_table(Isa::kAvx512)};
+  return tables[static_cast<int>(isa)];
+}
+
+const KernelTable& active_kernels() {
+  const KernelTable* t = g_active.load(std::memory_order_acquire);
+  if (t == nullptr) {
+    t = &kernel_table(active_isa());
+    g_active.store(t, std::memory_order_release);
+  }
+  return *t;
+}
+
+void detail::forget_active_kernels() { g_active.store(nullptr, std::memory_order_release); }
+
+}  // namespace refusal::kernels
