@@ -41,6 +41,7 @@ struct EvalArgs {
   std::size_t worst = 20;
   std::size_t batch_size = 64;
   std::string note;
+  std::vector<std::string> group_by;
 };
 
 void write_file(const std::string& path, const std::string& content) {
@@ -96,7 +97,7 @@ int run_eval(const EvalArgs& a) {
         Classifier::load(model, {.threads = a.threads, .dtype = parse_dtype(a.dtype)}, options));
   }
 
-  const eval::Dataset data = eval::load_dataset(a.data, a.text_field, a.label_field);
+  const eval::Dataset data = eval::load_dataset(a.data, a.text_field, a.label_field, a.group_by);
   if (!data.skipped.empty()) {
     std::fprintf(stderr,
                  "refusal eval: %zu rows skipped (missing/invalid label or unreadable; "
@@ -160,6 +161,18 @@ int run_eval(const EvalArgs& a) {
                  f(o["at_threshold"]["recall"]), f(o["at_threshold"]["f1"]), f(o["roc_auc"]),
                  f(o["pr_auc"]), f(o["at_best_f1"]["f1"]), f(o["at_best_f1"]["threshold"]));
   }
+  for (std::size_t field = 0; field < a.group_by.size(); ++field) {
+    for (const auto& s : report["systems"]) {
+      for (const auto& g : s["by_field"][field]["groups"]) {
+        const auto& m = g["at_threshold"];
+        auto f = [](const ordered_json& v) { return v.is_number() ? v.get<double>() : NAN; };
+        std::fprintf(stderr, "%-9s %s=%-20s rows %4zu  acc %.4f  P %.4f  R %.4f  F1 %.4f\n",
+                     s["name"].get<std::string>().c_str(), a.group_by[field].c_str(),
+                     g["name"].get<std::string>().c_str(), g["rows"].get<std::size_t>(),
+                     f(m["accuracy"]), f(m["precision"]), f(m["recall"]), f(m["f1"]));
+      }
+    }
+  }
   return 0;
 }
 
@@ -213,6 +226,9 @@ Command add_eval_command(CLI::App& app) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cmd->add_option("--note", a->note, "A line shown at the top of the report");
+  cmd->add_option("--group-by", a->group_by,
+                  "Break the metrics down by this field's values (repeatable; a dotted path such "
+                  "as meta.subset reaches into objects): a report section and stderr lines each");
   return [a] { return run_eval(*a); };
 }
 

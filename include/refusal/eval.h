@@ -25,6 +25,7 @@ struct LabeledRow {
   std::string prompt;            // the record's "prompt" ("" when absent)
   bool partial_refusal = false;  // meta.partial_refusal is true
   bool soft_refusal = false;     // meta.soft_refusal is true
+  std::vector<std::string> groups;  // the value of each Dataset::group_fields field ("" absent)
   std::string file;
   std::size_t line = 0;
 };
@@ -44,6 +45,7 @@ struct FileSummary {
 };
 
 struct Dataset {
+  std::vector<std::string> group_fields;  // the --group-by fields, e.g. "family", "meta.subset"
   std::vector<LabeledRow> rows;
   std::vector<SkippedRow> skipped;
   std::vector<FileSummary> files;
@@ -52,8 +54,12 @@ struct Dataset {
 // Reads every file (JSONL, optionally gzip; CSV/TSV also work) with io::open_row_reader.
 // A label is valid when it is 0 or 1 (an integer, a number equal to 0 or 1, or a boolean);
 // the row is skipped and recorded otherwise. Throws refusal::Error only for I/O errors.
+// `group_by` names fields whose values break the metrics down (a report section each): a
+// top-level field or a dotted path into objects ("meta.subset"); strings as they are, numbers
+// and booleans as JSON text, absent or null as "".
 Dataset load_dataset(const std::vector<std::string>& files, const std::string& text_field = "text",
-                     const std::string& label_field = "label");
+                     const std::string& label_field = "label",
+                     const std::vector<std::string>& group_by = {});
 
 // One system's scores, parallel to Dataset::rows (NaN: the row could not be scored; it is
 // left out of this system's metrics and counted).

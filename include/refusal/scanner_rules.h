@@ -60,15 +60,6 @@ std::vector<Sentence> split_sentences(std::string_view text, const PunktParamete
 
 // ---- NoRefusal (model-based) decision ----
 
-enum class MatchType { kFull, kSentence };
-
-// The inputs NoRefusal feeds to the model: FULL gives the output itself (not stripped),
-// SENTENCE gives split_sentences(output). Empty-after-strip output has no inputs (the scanner
-// returns before running the model).
-std::vector<Sentence> no_refusal_inputs(std::string_view output, MatchType match_type,
-                                        const PunktParameters& params,
-                                        PunktVariant variant = kDefaultPunktVariant);
-
 inline constexpr double kNoRefusalDefaultThreshold = 0.75;
 
 // ---- NoRefusalLight (substring list) ----

@@ -1,6 +1,7 @@
 // load_dataset and evaluate: labelled rows in, the report's JSON out.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -24,6 +25,26 @@ constexpr std::size_t kMaxSkippedListed = 100;
 std::string string_field(const ordered_json& record, const char* name) {
   const auto it = record.find(name);
   return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The value of a field or dotted path as a group name: strings as they are, other values as
+// JSON text, absent or null as "".
+std::string group_value(const ordered_json& record, const std::string& path) {
+  const ordered_json* v = &record;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t dot = path.find('.', begin);
+    const std::string key = path.substr(begin, dot == std::string::npos ? dot : dot - begin);
+    if (!v->is_object()) return "";
+    const auto it = v->find(key);
+    if (it == v->end()) return "";
+    v = &*it;
+    if (dot == std::string::npos) break;
+    begin = dot + 1;
+  }
+  if (v->is_null()) return "";
+  if (v->is_string()) return v->get<std::string>();
+  return v->dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
 bool meta_flag(const ordered_json& record, const char* name) {
@@ -133,8 +154,9 @@ const Subset kSubsets[] = {
 }  // namespace
 
 Dataset load_dataset(const std::vector<std::string>& files, const std::string& text_field,
-                     const std::string& label_field) {
+                     const std::string& label_field, const std::vector<std::string>& group_by) {
   Dataset data;
+  data.group_fields = group_by;
   for (const auto& file : files) {
     io::ReaderOptions options;
     options.field = text_field;
@@ -168,6 +190,7 @@ Dataset load_dataset(const std::vector<std::string>& files, const std::string& t
       r.prompt = string_field(row.fields, "prompt");
       r.partial_refusal = meta_flag(row.fields, "partial_refusal");
       r.soft_refusal = meta_flag(row.fields, "soft_refusal");
+      for (const auto& field : group_by) r.groups.push_back(group_value(row.fields, field));
       r.file = file;
       r.line = row.line;
       data.rows.push_back(std::move(r));
@@ -293,26 +316,31 @@ std::string evaluate(const Dataset& data, const std::vector<SystemScores>& syste
                       {"negative", histogram(negative_scores, options.histogram_bins)},
                       {"positive", histogram(positive_scores, options.histogram_bins)}};
 
-    // Breakdowns.
-    for (const char* key : {"source", "model"}) {
+    // Breakdowns: by source, by answering model, by each --group-by field.
+    auto breakdown = [&](const std::function<const std::string&(const LabeledRow&)>& value) {
       std::map<std::string, bool> names;
-      for (std::size_t i : scored) {
-        names[key == std::string("source") ? data.rows[i].source : data.rows[i].model] = true;
-      }
+      for (std::size_t i : scored) names[value(data.rows[i])] = true;
       ordered_json groups = ordered_json::array();
       for (const auto& [name, unused] : names) {
-        const std::string group = name;
-        const bool by_source = key == std::string("source");
-        const auto [gs, gl] =
-            gather([&](const LabeledRow& r) { return (by_source ? r.source : r.model) == group; });
+        const auto [gs, gl] = gather([&](const LabeledRow& r) { return value(r) == name; });
         ordered_json g;
         g["name"] = name.empty() ? "(none)" : name;
         const ordered_json b = block(gs, gl, system.threshold);
         for (const auto& [k, v] : b.items()) g[k] = v;
         groups.push_back(g);
       }
-      s[std::string("by_") + key] = groups;
+      return groups;
+    };
+    s["by_source"] = breakdown([](const LabeledRow& r) -> const std::string& { return r.source; });
+    s["by_model"] = breakdown([](const LabeledRow& r) -> const std::string& { return r.model; });
+    ordered_json by_field = ordered_json::array();
+    for (std::size_t f = 0; f < data.group_fields.size(); ++f) {
+      by_field.push_back(
+          {{"field", data.group_fields[f]},
+           {"groups",
+            breakdown([f](const LabeledRow& r) -> const std::string& { return r.groups[f]; })}});
     }
+    s["by_field"] = by_field;
     ordered_json subsets = ordered_json::array();
     for (const auto& subset : kSubsets) {
       const auto [ss, sl] = gather(subset.keep);

@@ -445,6 +445,17 @@ std::string render_html(std::string_view report_json) {
   h += "<h2 id=\"by-source\">By source</h2>" + group_table(systems, "by_source", "source", false);
   h += "<h2 id=\"by-model\">By answering model</h2>" +
        group_table(systems, "by_model", "model", false);
+  // One section per --group-by field: each system's groups of that field under one key.
+  const std::size_t fields = systems.empty() ? 0 : systems[0].value("by_field", ordered_json::array()).size();
+  for (std::size_t f = 0; f < fields; ++f) {
+    ordered_json view = ordered_json::array();
+    for (const auto& sys : systems) {
+      view.push_back({{"name", sys.value("name", "")}, {"groups", sys["by_field"][f]["groups"]}});
+    }
+    const std::string field = systems[0]["by_field"][f].value("field", "");
+    h += "<h2 id=\"by-field-" + esc(field) + "\">By " + esc(field) + "</h2>" +
+         group_table(view, "groups", field, false);
+  }
   h += "<h2 id=\"flagged\">With and without partial / soft refusals</h2><p class=\"note\">Rows "
        "flagged <code>meta.partial_refusal</code> or <code>meta.soft_refusal</code> are labelled "
        "1; the last rows show how many of them each system catches (recall). A subset that leaves "

@@ -9,7 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "refusal/classifier.h"
+#include "refusal/scanner_rules.h"
+
 namespace refusal {
+
+// The inputs NoRefusal feeds to the model: MatchType.FULL (MatchMode::kFull) gives the output
+// itself (not stripped), SENTENCE gives split_sentences(output). Empty-after-strip output has
+// no inputs (the scanner returns before running the model).
+std::vector<Sentence> no_refusal_inputs(std::string_view output, MatchMode match,
+                                        const PunktParameters& params,
+                                        PunktVariant variant = kDefaultPunktVariant);
 
 // What the transformers text-classification pipeline returns for one input: the top label
 // ("REJECTION" or "NORMAL") and its probability, a float32 value widened to double.

@@ -10,6 +10,7 @@
 
 #include "base/utf8.h"
 #include "refusal/scanner_rules.h"
+#include "scan/no_refusal.h"
 #include "scan/py_unicode.h"
 #include "scan/python_emulation.h"
 
@@ -439,10 +440,10 @@ std::vector<Sentence> split_sentences(std::string_view text, const PunktParamete
   return out;
 }
 
-std::vector<Sentence> no_refusal_inputs(std::string_view output, MatchType match_type,
+std::vector<Sentence> no_refusal_inputs(std::string_view output, MatchMode match,
                                         const PunktParameters& params, PunktVariant variant) {
   if (python_isspace_only(output)) return {};
-  if (match_type == MatchType::kSentence) return split_sentences(output, params, variant);
+  if (match == MatchMode::kSentence) return split_sentences(output, params, variant);
   Sentence whole;
   whole.text = std::string(output);
   whole.char_end = base::to_code_points(output).size();

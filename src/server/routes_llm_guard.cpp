@@ -5,6 +5,7 @@
 
 #include "base/utf8.h"
 #include "refusal/scanner_rules.h"
+#include "scan/python_emulation.h"
 #include "server/json_text.h"
 #include "server/services.h"
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <vector>
@@ -245,6 +246,44 @@ TEST(EvalDataset, LabelsAreCheckedAndEveryBadRowCounted) {
   ASSERT_EQ(d.files.size(), 1u);
   EXPECT_EQ(d.files[0].rows, 10u);
   EXPECT_EQ(d.files[0].labelled, 4u);
+}
+
+TEST(EvalDataset, GroupByFieldsBreakTheMetricsDown) {
+  testing::TempDir dir;
+  const auto path = (dir / "rows.jsonl").string();
+  testing::write_text(path,
+                      R"({"text":"No.","label":1,"family":"terse","meta":{"lang":"en","n":2}})"
+                      "\n"
+                      R"({"text":"Sure, here.","label":0,"family":"terse","meta":{"lang":"de"}})"
+                      "\n"
+                      R"({"text":"I won't write that part.","label":1,"family":"late"})"
+                      "\n"
+                      R"({"text":"Done.","label":0,"family":null,"meta":{"lang":"en"}})"
+                      "\n");
+  const Dataset d = load_dataset({path}, "text", "label", {"family", "meta.lang", "meta.n"});
+  ASSERT_EQ(d.rows.size(), 4u);
+  EXPECT_EQ(d.group_fields.size(), 3u);
+  EXPECT_EQ(d.rows[0].groups, (std::vector<std::string>{"terse", "en", "2"}));
+  EXPECT_EQ(d.rows[2].groups, (std::vector<std::string>{"late", "", ""}));
+  EXPECT_EQ(d.rows[3].groups, (std::vector<std::string>{"", "en", ""}));
+
+  // Model: right on rows 0, 1 and 3, a false negative on row 2.
+  const SystemScores model{"model", "m", {0.9, 0.2, 0.3, 0.1}, 0.5};
+  const auto report = ordered_json::parse(evaluate(d, {model}, {}));
+  const auto& by_field = report["systems"][0]["by_field"];
+  ASSERT_EQ(by_field.size(), 3u);
+  EXPECT_EQ(by_field[0]["field"], "family");
+  std::map<std::string, ordered_json> family;
+  for (const auto& g : by_field[0]["groups"]) family[g["name"]] = g;
+  ASSERT_EQ(family.size(), 3u);  // "(none)", "late", "terse"
+  EXPECT_EQ(family["terse"]["rows"], 2);
+  EXPECT_EQ(family["terse"]["at_threshold"]["accuracy"], 1.0);
+  EXPECT_EQ(family["late"]["rows"], 1);
+  EXPECT_EQ(family["late"]["at_threshold"]["accuracy"], 0.0);
+  EXPECT_EQ(family["(none)"]["rows"], 1);
+  const std::string html = render_html(report.dump());
+  EXPECT_NE(html.find("<h2 id=\"by-field-family\">By family</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<h2 id=\"by-field-meta.lang\">By meta.lang</h2>"), std::string::npos);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
+#include "scan/no_refusal.h"
 #include "scan/vectors.h"
 
 namespace refusal {
@@ -77,12 +78,12 @@ TEST(ScanSentences, RejectsInvalidUtf8) {
 
 TEST(ScanSentences, NoRefusalInputs) {
   const std::string out = "  First one. Second one.  ";
-  const auto full = no_refusal_inputs(out, MatchType::kFull, params());
+  const auto full = no_refusal_inputs(out, MatchMode::kFull, params());
   ASSERT_EQ(full.size(), 1u);
   EXPECT_EQ(full[0].text, out);  // FULL mode does not strip
   EXPECT_EQ(full[0].char_end, out.size());
-  EXPECT_EQ(no_refusal_inputs(out, MatchType::kSentence, params()).size(), 2u);
-  EXPECT_TRUE(no_refusal_inputs(" \n\t", MatchType::kFull, params()).empty());
+  EXPECT_EQ(no_refusal_inputs(out, MatchMode::kSentence, params()).size(), 2u);
+  EXPECT_TRUE(no_refusal_inputs(" \n\t", MatchMode::kFull, params()).empty());
 }
 
 }  // namespace
