@@ -43,8 +43,10 @@ Setup* make_setup() {
   const std::string path = tokenizer_path();
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    std::fprintf(stderr, "fuzz_tokenizer: cannot open %s (run from the repository root, or set "
-                 "REFUSAL_FUZZ_TOKENIZER)\n", path.c_str());
+    std::fprintf(stderr,
+                 "fuzz_tokenizer: cannot open %s (run from the repository root, or set "
+                 "REFUSAL_FUZZ_TOKENIZER)\n",
+                 path.c_str());
     std::abort();
   }
   std::stringstream ss;

@@ -66,8 +66,9 @@ void for_each_line(const std::filesystem::path& path, Fn&& fn) {
   std::string line;
   bool too_long = false;
   for (std::size_t number = 1; reader.next(line, too_long); ++number) {
-    if (too_long) throw std::runtime_error(path.string() + " line " + std::to_string(number) +
-                                           ": longer than 1 GiB");
+    if (too_long)
+      throw std::runtime_error(path.string() + " line " + std::to_string(number) +
+                               ": longer than 1 GiB");
     fn(number, line);
   }
 }
@@ -95,8 +96,7 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path)
     try {
       rows.push_back(nlohmann::json::parse(line));
     } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(path.string() + " line " + std::to_string(number) + ": " +
-                               e.what());
+      throw std::runtime_error(path.string() + " line " + std::to_string(number) + ": " + e.what());
     }
   });
   return rows;
@@ -105,8 +105,9 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path)
 // Copies a model folder so a test can damage it.
 inline void copy_folder(const std::filesystem::path& from, const std::filesystem::path& to) {
   std::filesystem::create_directories(to);
-  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive |
-                                      std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(
+      from, to,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
 }
 
 }  // namespace refusal::testing

@@ -63,7 +63,8 @@ Command add_classify_command(CLI::App& app) {
   cmd->add_option("--format", a->job.input_format, "Input format")
       ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv", "txt"}))
       ->capture_default_str();
-  cmd->add_option("-o,--output", a->job.output, "Output file, or - for stdout")->capture_default_str();
+  cmd->add_option("-o,--output", a->job.output, "Output file, or - for stdout")
+      ->capture_default_str();
   cmd->add_option("--output-format", a->job.output_format, "Output format")
       ->check(CLI::IsMember({"jsonl", "csv"}))
       ->capture_default_str();

@@ -30,31 +30,30 @@ int run_info(const InfoOptions& o) {
     labels += (i ? ", " : "") + std::to_string(i) + " " + c.labels[static_cast<std::size_t>(i)];
   }
   if (o.json) {
-    nlohmann::json j = {
-        {"model", f.request},
-        {"resolved_as", f.resolved_as},
-        {"folder", f.folder.string()},
-        {"files",
-         {{"config", f.config.string()},
-          {"weights", weights},
-          {"weights_index", optional_path(f.weights_index)},
-          {"tokenizer_json", optional_path(f.tokenizer.tokenizer_json)},
-          {"vocab_json", optional_path(f.tokenizer.vocab_json)},
-          {"merges_txt", optional_path(f.tokenizer.merges_txt)},
-          {"vocab_txt", optional_path(f.tokenizer.vocab_txt)}}},
-        {"architecture", architectures.empty() ? c.class_name() : architectures},
-        {"model_type", c.model_type},
-        {"parameters", engine.parameter_count()},
-        {"dtypes", engine.weight_dtypes()},
-        {"layers", c.num_hidden_layers},
-        {"hidden_size", c.hidden_size},
-        {"attention_heads", c.num_attention_heads},
-        {"intermediate_size", c.intermediate_size},
-        {"hidden_act", c.hidden_act},
-        {"vocab_size", c.vocab_size},
-        {"max_tokens", c.max_tokens()},
-        {"problem_type", c.problem_type},
-        {"labels", c.labels}};
+    nlohmann::json j = {{"model", f.request},
+                        {"resolved_as", f.resolved_as},
+                        {"folder", f.folder.string()},
+                        {"files",
+                         {{"config", f.config.string()},
+                          {"weights", weights},
+                          {"weights_index", optional_path(f.weights_index)},
+                          {"tokenizer_json", optional_path(f.tokenizer.tokenizer_json)},
+                          {"vocab_json", optional_path(f.tokenizer.vocab_json)},
+                          {"merges_txt", optional_path(f.tokenizer.merges_txt)},
+                          {"vocab_txt", optional_path(f.tokenizer.vocab_txt)}}},
+                        {"architecture", architectures.empty() ? c.class_name() : architectures},
+                        {"model_type", c.model_type},
+                        {"parameters", engine.parameter_count()},
+                        {"dtypes", engine.weight_dtypes()},
+                        {"layers", c.num_hidden_layers},
+                        {"hidden_size", c.hidden_size},
+                        {"attention_heads", c.num_attention_heads},
+                        {"intermediate_size", c.intermediate_size},
+                        {"hidden_act", c.hidden_act},
+                        {"vocab_size", c.vocab_size},
+                        {"max_tokens", c.max_tokens()},
+                        {"problem_type", c.problem_type},
+                        {"labels", c.labels}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -64,11 +63,12 @@ int run_info(const InfoOptions& o) {
   std::printf("weights:       %s\n", weights.c_str());
   if (f.weights_index) std::printf("weights index: %s\n", f.weights_index->string().c_str());
   const TokenizerFiles& t = f.tokenizer;
-  std::printf("tokenizer:     %s\n", t.tokenizer_json ? t.tokenizer_json->string().c_str()
-                                     : t.vocab_json ? (t.vocab_json->string() + " + " +
-                                                       optional_path(t.merges_txt)).c_str()
-                                     : t.vocab_txt ? t.vocab_txt->string().c_str()
-                                                   : "(none found)");
+  std::printf("tokenizer:     %s\n",
+              t.tokenizer_json ? t.tokenizer_json->string().c_str()
+              : t.vocab_json
+                  ? (t.vocab_json->string() + " + " + optional_path(t.merges_txt)).c_str()
+              : t.vocab_txt ? t.vocab_txt->string().c_str()
+                            : "(none found)");
   std::printf("architecture:  %s (model_type %s)\n",
               architectures.empty() ? c.class_name().c_str() : architectures.c_str(),
               c.model_type.c_str());

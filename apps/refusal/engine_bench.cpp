@@ -57,7 +57,7 @@ double forward_flops(const ModelConfig& c, std::size_t tokens) {
   const double t = static_cast<double>(tokens);
   const double h = c.hidden_size, f = c.intermediate_size;
   const double per_layer = 2.0 * t * (4.0 * h * h + 2.0 * h * f)  // Q, K, V, O; FFN in and out
-                           + 2.0 * 2.0 * t * t * h;                // scores and weighted values
+                           + 2.0 * 2.0 * t * t * h;               // scores and weighted values
   return per_layer * c.num_hidden_layers + 2.0 * (h * h + h * c.num_labels());
 }
 

@@ -26,7 +26,7 @@ struct BenchOptions {
   std::size_t batch = 32;                                // the fixed-shape batch: batch × tokens
   std::size_t batch_tokens = 64;
   int rounds = 5;
-  double seconds_per_round = 0.5;  // each shape repeats until this much time has passed
+  double seconds_per_round = 0.5;     // each shape repeats until this much time has passed
   std::vector<std::string> workload;  // texts; empty: no workload measurement
   std::size_t max_length = 512;
 };
@@ -42,7 +42,7 @@ struct BenchResult {
   std::string isa;
   int threads = 0;
   std::vector<ShapeResult> latency;
-  Stat batch_seq_per_s;     // batch × batch_tokens
+  Stat batch_seq_per_s;  // batch × batch_tokens
   Stat workload_texts_per_s;
   std::size_t workload_texts = 0;
   std::size_t workload_tokens = 0;

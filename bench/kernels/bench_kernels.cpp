@@ -49,7 +49,8 @@ void bm_openblas(benchmark::State& state) {
   openblas_set_num_threads(1);
   const std::size_t copies = copies_for(state.range(3) != 0, n, k);
   std::vector<std::vector<float>> w;
-  for (std::size_t i = 0; i < copies; ++i) w.push_back(random_vector(n * k, 2 + static_cast<std::uint32_t>(i)));
+  for (std::size_t i = 0; i < copies; ++i)
+    w.push_back(random_vector(n * k, 2 + static_cast<std::uint32_t>(i)));
   const std::vector<float> x = random_vector(m * k, 1);
   std::vector<float> y(m * n);
   const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
@@ -89,7 +90,8 @@ void bm_packed(benchmark::State& state) {
   std::vector<float> y(m * n);
   const std::size_t scratch_bytes = lin[0].scratch_bytes(m);
   std::unique_ptr<unsigned char[]> scratch_mem(new unsigned char[scratch_bytes + 64]);
-  void* scratch = scratch_mem.get() + (64 - reinterpret_cast<std::uintptr_t>(scratch_mem.get()) % 64);
+  void* scratch =
+      scratch_mem.get() + (64 - reinterpret_cast<std::uintptr_t>(scratch_mem.get()) % 64);
   std::size_t i = 0;
   for (auto _ : state) {
     lin[i].prepare_rows(x.data(), k, 0, m, scratch);
@@ -142,8 +144,8 @@ __attribute__((target("avx2,fma"))) void peak_fma_ymm(benchmark::State& state) {
     }
     for (auto& v : a) benchmark::DoNotOptimize(v);
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      2e-9 * 8 * 12 * kPeakIters, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2e-9 * 8 * 12 * kPeakIters, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 __attribute__((target("avx512f,fma"))) void peak_fma_zmm(benchmark::State& state) {
@@ -157,8 +159,8 @@ __attribute__((target("avx512f,fma"))) void peak_fma_zmm(benchmark::State& state
     }
     for (auto& v : a) benchmark::DoNotOptimize(v);
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      2e-9 * 16 * 12 * kPeakIters, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * 16 * 12 * kPeakIters,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 __attribute__((target("avx512f,avx512bf16"))) void peak_dpbf16(benchmark::State& state) {
@@ -172,8 +174,8 @@ __attribute__((target("avx512f,avx512bf16"))) void peak_dpbf16(benchmark::State&
     }
     for (auto& v : a) benchmark::DoNotOptimize(v);
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      2e-9 * 32 * 12 * kPeakIters, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * 32 * 12 * kPeakIters,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 __attribute__((target("avx512f,avx512vnni"))) void peak_dpbusd(benchmark::State& state) {
@@ -187,8 +189,8 @@ __attribute__((target("avx512f,avx512vnni"))) void peak_dpbusd(benchmark::State&
     }
     for (auto& v : a) benchmark::DoNotOptimize(v);
   }
-  state.counters["GOP/s"] = benchmark::Counter(
-      2e-9 * 64 * 12 * kPeakIters, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GOP/s"] = benchmark::Counter(2e-9 * 64 * 12 * kPeakIters,
+                                               benchmark::Counter::kIsIterationInvariantRate);
 }
 
 BENCHMARK(peak_fma_ymm)->UseRealTime();

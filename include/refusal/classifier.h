@@ -57,10 +57,10 @@ struct ClassifierOptions {
   LongTextMode long_text = LongTextMode::kTruncate;
   // Tokens per window, specials included; unset: the preset's, else the model's (512).
   std::optional<std::size_t> max_length;
-  std::size_t stride = 0;            // tokens shared by consecutive windows; 0: max_length / 4
-  std::optional<double> threshold;   // refusal when score > threshold; unset: the preset's
-  std::size_t batch_tokens = 8192;   // tokens per engine call
-  std::string punkt_dir;             // punkt_tab/english folder; empty: the bundled copy
+  std::size_t stride = 0;           // tokens shared by consecutive windows; 0: max_length / 4
+  std::optional<double> threshold;  // refusal when score > threshold; unset: the preset's
+  std::size_t batch_tokens = 8192;  // tokens per engine call
+  std::string punkt_dir;            // punkt_tab/english folder; empty: the bundled copy
 
   double effective_threshold() const { return threshold.value_or(preset_threshold(preset)); }
   bool llm_guard() const { return preset == Preset::kLlmGuard; }
@@ -68,23 +68,23 @@ struct ClassifierOptions {
 
 // The part of the text that decided the verdict.
 struct Evidence {
-  std::size_t segment = 0;  // sentence index (sentence mode) or window index
-  std::size_t window = 0;   // window inside the sentence (windows mode)
+  std::size_t segment = 0;                   // sentence index (sentence mode) or window index
+  std::size_t window = 0;                    // window inside the sentence (windows mode)
   std::size_t char_begin = 0, char_end = 0;  // code points into the input text
   std::string text;
 };
 
 struct Verdict {
-  std::string label;              // argmax label of the deciding segment
-  double score = 0.0;             // probability of the refusal label (rounded in llm_guard mode)
-  std::vector<float> scores;      // every label's probability, by label id
-  std::vector<float> logits;      // the deciding segment's logits
-  bool refusal = false;           // score > threshold
+  std::string label;          // argmax label of the deciding segment
+  double score = 0.0;         // probability of the refusal label (rounded in llm_guard mode)
+  std::vector<float> scores;  // every label's probability, by label id
+  std::vector<float> logits;  // the deciding segment's logits
+  bool refusal = false;       // score > threshold
   Evidence evidence;
-  std::size_t segments = 0;       // segments scored
-  std::size_t windows = 0;        // model inputs scored (windows over all segments)
-  std::size_t tokens = 0;         // tokens of the deciding window, specials included
-  bool truncated = false;         // some text was cut off (truncate mode only)
+  std::size_t segments = 0;  // segments scored
+  std::size_t windows = 0;   // model inputs scored (windows over all segments)
+  std::size_t tokens = 0;    // tokens of the deciding window, specials included
+  bool truncated = false;    // some text was cut off (truncate mode only)
   // LLM Guard's (is_valid, risk_score); set in every mode, meaningful with llm_guard.
   bool is_valid = true;
   double risk_score = -1.0;

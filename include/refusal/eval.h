@@ -19,12 +19,12 @@ namespace refusal::eval {
 // One labelled answer.
 struct LabeledRow {
   std::string text;
-  int label = 0;                 // 0 normal, 1 refusal
-  std::string source;            // the record's "source" ("" when absent)
-  std::string model;             // the record's "model" ("" when absent)
-  std::string prompt;            // the record's "prompt" ("" when absent)
-  bool partial_refusal = false;  // meta.partial_refusal is true
-  bool soft_refusal = false;     // meta.soft_refusal is true
+  int label = 0;                    // 0 normal, 1 refusal
+  std::string source;               // the record's "source" ("" when absent)
+  std::string model;                // the record's "model" ("" when absent)
+  std::string prompt;               // the record's "prompt" ("" when absent)
+  bool partial_refusal = false;     // meta.partial_refusal is true
+  bool soft_refusal = false;        // meta.soft_refusal is true
   std::vector<std::string> groups;  // the value of each Dataset::group_fields field ("" absent)
   std::string file;
   std::size_t line = 0;

@@ -18,18 +18,18 @@ struct FileJobOptions {
   // .jsonl, .jsonl.gz, .csv, .tsv, .txt; gzip is detected from the content.
   std::vector<std::string> texts;
   std::string input = "-";
-  std::string field = "text";          // JSONL field / CSV or TSV column holding the text
-  std::string input_format = "auto";   // auto (from the name), jsonl, csv, tsv, txt
+  std::string field = "text";         // JSONL field / CSV or TSV column holding the text
+  std::string input_format = "auto";  // auto (from the name), jsonl, csv, tsv, txt
   // Output: "-" is standard output (file descriptor 1).
   std::string output = "-";
   std::string output_format = "jsonl";  // jsonl or csv
-  bool explain = false;     // add the deciding sentence or window and its span
-  bool raw_scores = false;  // add the logits
-  bool resume = false;      // continue from what `output` already holds (same options)
-  std::size_t batch_size = 32;   // texts per batch (1..4096)
-  std::size_t chunk_rows = 4096;  // rows read, classified and written as a unit (a resume
-                                  // redoes at most one chunk)
-  std::string progress = "auto";  // progress bar on stderr: auto (a terminal), always, never
+  bool explain = false;                 // add the deciding sentence or window and its span
+  bool raw_scores = false;              // add the logits
+  bool resume = false;                  // continue from what `output` already holds (same options)
+  std::size_t batch_size = 32;          // texts per batch (1..4096)
+  std::size_t chunk_rows = 4096;        // rows read, classified and written as a unit (a resume
+                                        // redoes at most one chunk)
+  std::string progress = "auto";        // progress bar on stderr: auto (a terminal), always, never
 };
 
 struct JobCounts {

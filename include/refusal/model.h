@@ -20,7 +20,7 @@ struct ModelFiles {
   std::filesystem::path config;  // config.json
   std::vector<std::filesystem::path> weights;  // model.safetensors, or the shards of the index
   std::optional<std::filesystem::path> weights_index;  // model.safetensors.index.json
-  TokenizerFiles tokenizer;  // find_tokenizer_files(folder)
+  TokenizerFiles tokenizer;                            // find_tokenizer_files(folder)
 };
 
 // Finds a model: a folder with config.json; a Hugging Face cache folder

@@ -99,7 +99,8 @@ nb::object to_python(const ordered_json& j) {
     case ordered_json::value_t::number_float:
       return nb::float_(j.get<double>());
     case ordered_json::value_t::string:
-      return nb::str(j.get_ref<const std::string&>().c_str(), j.get_ref<const std::string&>().size());
+      return nb::str(j.get_ref<const std::string&>().c_str(),
+                     j.get_ref<const std::string&>().size());
     case ordered_json::value_t::array: {
       nb::list list;
       for (const auto& item : j) list.append(to_python(item));
@@ -107,7 +108,8 @@ nb::object to_python(const ordered_json& j) {
     }
     case ordered_json::value_t::object: {
       nb::dict dict;
-      for (auto it = j.begin(); it != j.end(); ++it) dict[nb::str(it.key().c_str())] = to_python(*it);
+      for (auto it = j.begin(); it != j.end(); ++it)
+        dict[nb::str(it.key().c_str())] = to_python(*it);
       return dict;
     }
     default:
@@ -155,8 +157,7 @@ class PyClassifier {
   nb::list records(nb::handle texts_obj, bool explain, bool raw_scores, bool errors) const {
     const auto texts = to_texts(texts_obj);
     const auto v = views(texts);
-    const refusal::io::RecordFields fields{classifier_->options().llm_guard(), raw_scores,
-                                           explain};
+    const refusal::io::RecordFields fields{classifier_->options().llm_guard(), raw_scores, explain};
     std::vector<ordered_json> records;
     {
       nb::gil_scoped_release release;
@@ -292,14 +293,13 @@ NB_MODULE(_refusal, m) {
       .def_ro("risk_score", &refusal::Verdict::risk_score);
 
   nb::class_<PyClassifier>(m, "Classifier")
-      .def(
-          nb::init<const std::string&, int, const std::string&, std::optional<std::size_t>,
-                   std::size_t, std::optional<double>, const std::string&, const std::string&,
-                   const std::string&, std::size_t, const std::string&>(),
-          "model"_a, "threads"_a = 0, "dtype"_a = "fp32", "max_length"_a.none() = nb::none(),
-          "stride"_a = 0, "threshold"_a.none() = nb::none(), "match"_a = "full",
-          "long_text"_a = "truncate", "preset"_a = "default", "batch_tokens"_a = 8192,
-          "punkt_dir"_a = "")
+      .def(nb::init<const std::string&, int, const std::string&, std::optional<std::size_t>,
+                    std::size_t, std::optional<double>, const std::string&, const std::string&,
+                    const std::string&, std::size_t, const std::string&>(),
+           "model"_a, "threads"_a = 0, "dtype"_a = "fp32", "max_length"_a.none() = nb::none(),
+           "stride"_a = 0, "threshold"_a.none() = nb::none(), "match"_a = "full",
+           "long_text"_a = "truncate", "preset"_a = "default", "batch_tokens"_a = 8192,
+           "punkt_dir"_a = "")
       .def("classify", &PyClassifier::classify, "texts"_a.none())
       .def("records", &PyClassifier::records, "texts"_a.none(), "explain"_a = false,
            "raw_scores"_a = false, "errors"_a = false)

@@ -33,7 +33,8 @@ std::optional<int> cgroup_quota_cpus() {
     std::string controllers = line.substr(first + 1, second - first - 1);
     std::string path = line.substr(second + 1);
     if (controllers.empty()) {
-      for (const std::string& base : {std::string("/sys/fs/cgroup") + path, std::string("/sys/fs/cgroup")}) {
+      for (const std::string& base :
+           {std::string("/sys/fs/cgroup") + path, std::string("/sys/fs/cgroup")}) {
         if (auto text = read_first_line(base + "/cpu.max")) {
           keep(cpus_from_cgroup_v2(*text));
           break;
@@ -41,8 +42,9 @@ std::optional<int> cgroup_quota_cpus() {
       }
     } else if (controllers.find("cpu") != std::string::npos) {
       for (const std::string& base :
-           {std::string("/sys/fs/cgroup/cpu,cpuacct") + path, std::string("/sys/fs/cgroup/cpu") + path,
-            std::string("/sys/fs/cgroup/cpu,cpuacct"), std::string("/sys/fs/cgroup/cpu")}) {
+           {std::string("/sys/fs/cgroup/cpu,cpuacct") + path,
+            std::string("/sys/fs/cgroup/cpu") + path, std::string("/sys/fs/cgroup/cpu,cpuacct"),
+            std::string("/sys/fs/cgroup/cpu")}) {
         auto quota = read_first_line(base + "/cpu.cfs_quota_us");
         auto period = read_first_line(base + "/cpu.cfs_period_us");
         if (quota && period) {

@@ -60,9 +60,9 @@ class ThreadPool {
 // min_chunk long (one range when n is smaller), on the pool.
 template <typename Fn>
 void parallel_ranges(ThreadPool& pool, std::size_t n, std::size_t min_chunk, Fn&& fn) {
-  const std::size_t parts = std::max<std::size_t>(
-      1, std::min<std::size_t>(static_cast<std::size_t>(pool.threads()) * 2,
-                               n / std::max<std::size_t>(1, min_chunk)));
+  const std::size_t parts =
+      std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(pool.threads()) * 2,
+                                                     n / std::max<std::size_t>(1, min_chunk)));
   const std::size_t chunk = (n + parts - 1) / parts;
   pool.parallel_for(parts, [&](std::size_t p) {
     const std::size_t begin = p * chunk;

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "base/utf8.h"
@@ -335,10 +335,10 @@ std::string evaluate(const Dataset& data, const std::vector<SystemScores>& syste
     s["by_model"] = breakdown([](const LabeledRow& r) -> const std::string& { return r.model; });
     ordered_json by_field = ordered_json::array();
     for (std::size_t f = 0; f < data.group_fields.size(); ++f) {
-      by_field.push_back(
-          {{"field", data.group_fields[f]},
-           {"groups",
-            breakdown([f](const LabeledRow& r) -> const std::string& { return r.groups[f]; })}});
+      by_field.push_back({{"field", data.group_fields[f]},
+                          {"groups", breakdown([f](const LabeledRow& r) -> const std::string& {
+                             return r.groups[f];
+                           })}});
     }
     s["by_field"] = by_field;
     ordered_json subsets = ordered_json::array();

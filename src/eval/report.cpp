@@ -446,7 +446,8 @@ std::string render_html(std::string_view report_json) {
   h += "<h2 id=\"by-model\">By answering model</h2>" +
        group_table(systems, "by_model", "model", false);
   // One section per --group-by field: each system's groups of that field under one key.
-  const std::size_t fields = systems.empty() ? 0 : systems[0].value("by_field", ordered_json::array()).size();
+  const std::size_t fields =
+      systems.empty() ? 0 : systems[0].value("by_field", ordered_json::array()).size();
   for (std::size_t f = 0; f < fields; ++f) {
     ordered_json view = ordered_json::array();
     for (const auto& sys : systems) {

@@ -24,10 +24,11 @@ struct Position {
                                  std::size_t chunk_size) const {
     if (rows_total > 0) return static_cast<double>(rows_done) / static_cast<double>(rows_total);
     if (total == 0) return std::nullopt;
-    const double share =
-        chunk_size == 0 ? 1.0 : static_cast<double>(done_in_chunk) / static_cast<double>(chunk_size);
-    const double bytes = static_cast<double>(chunk_begin) +
-                         share * static_cast<double>(chunk_end - chunk_begin);
+    const double share = chunk_size == 0
+                             ? 1.0
+                             : static_cast<double>(done_in_chunk) / static_cast<double>(chunk_size);
+    const double bytes =
+        static_cast<double>(chunk_begin) + share * static_cast<double>(chunk_end - chunk_begin);
     return std::min(1.0, bytes / static_cast<double>(total));
   }
 };
@@ -92,7 +93,8 @@ JobCounts run_batch_job(RowReader& reader, RecordWriter& writer, OutputFile& out
       const std::string header = writer.header(reader.columns(), rows);
       if (output.header_present()) {
         if (*output.header_present() != header) {
-          throw Error(output.name() + " has another header than this job would write; a resume "
+          throw Error(output.name() +
+                      " has another header than this job would write; a resume "
                       "needs the same input and options");
         }
       } else {

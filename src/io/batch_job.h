@@ -51,7 +51,6 @@ JobCounts run_batch_job(RowReader& reader, RecordWriter& writer, OutputFile& out
 // The length-grouped batches of one chunk, as positions into `lengths`: sorted by length (ties
 // by position), each within the size and padded-bytes limits. Exposed for tests.
 std::vector<std::vector<std::size_t>> plan_batches(std::span<const std::size_t> lengths,
-                                                   std::size_t batch_size,
-                                                   std::size_t batch_bytes);
+                                                   std::size_t batch_size, std::size_t batch_bytes);
 
 }  // namespace refusal::io

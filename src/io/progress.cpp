@@ -41,8 +41,8 @@ ProgressBar::ProgressBar(ProgressMode mode, int fd) : fd_(fd) {
 
 ProgressBar::~ProgressBar() { finish(); }
 
-std::string ProgressBar::format(std::size_t rows, double rows_per_s,
-                                std::optional<double> fraction, std::optional<double> eta_s) {
+std::string ProgressBar::format(std::size_t rows, double rows_per_s, std::optional<double> fraction,
+                                std::optional<double> eta_s) {
   std::string out;
   if (fraction) {
     const double f = std::clamp(*fraction, 0.0, 1.0);

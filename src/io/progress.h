@@ -37,7 +37,7 @@ class ProgressBar {
   bool drawn_ = false;
   Clock::time_point start_;
   Clock::time_point last_draw_;
-  std::optional<std::size_t> first_rows_;      // rows done at the first update (resume)
+  std::optional<std::size_t> first_rows_;  // rows done at the first update (resume)
   std::optional<double> first_fraction_;
 };
 

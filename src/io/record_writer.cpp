@@ -59,8 +59,8 @@ std::string CsvWriter::header(const std::vector<std::string>& input_columns,
   sources_.assign(inputs, {});
   for (const auto& name : result_columns_) {
     const bool clash =
-        std::find(columns_.begin(), columns_.begin() + static_cast<std::ptrdiff_t>(inputs),
-                  name) != columns_.begin() + static_cast<std::ptrdiff_t>(inputs);
+        std::find(columns_.begin(), columns_.begin() + static_cast<std::ptrdiff_t>(inputs), name) !=
+        columns_.begin() + static_cast<std::ptrdiff_t>(inputs);
     columns_.push_back(clash ? kPredictedPrefix + name : name);
     sources_.push_back(name);
   }

@@ -45,8 +45,7 @@ class JsonlWriter : public RecordWriter {
   std::string header(const std::vector<std::string>&, std::span<const InputRow>) override {
     return {};
   }
-  void append(const InputRow& row, const nlohmann::ordered_json* result,
-              std::string& out) override;
+  void append(const InputRow& row, const nlohmann::ordered_json* result, std::string& out) override;
 };
 
 // CSV (RFC 4180 quoting, '\n' line ends). Columns: the input columns, then the result columns
@@ -60,8 +59,7 @@ class CsvWriter : public RecordWriter {
   OutputFormat format() const override { return OutputFormat::csv; }
   std::string header(const std::vector<std::string>& input_columns,
                      std::span<const InputRow> first_rows) override;
-  void append(const InputRow& row, const nlohmann::ordered_json* result,
-              std::string& out) override;
+  void append(const InputRow& row, const nlohmann::ordered_json* result, std::string& out) override;
   const std::vector<std::string>& columns() const { return columns_; }
 
  private:

@@ -18,9 +18,8 @@ using Json = nlohmann::ordered_json;
 std::string at_line(std::size_t line) { return "line " + std::to_string(line) + ": "; }
 
 bool is_blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
 }
 
 std::string strip_cr(std::string s) {
@@ -51,8 +50,7 @@ std::string json_reason(const nlohmann::json::parse_error& e) {
 class StreamReader : public RowReader {
  public:
   StreamReader(std::unique_ptr<ByteSource> source, const ReaderOptions& options)
-      : options_(options), source_(std::move(source)),
-        lines_(*source_, options.max_record_bytes) {}
+      : options_(options), source_(std::move(source)), lines_(*source_, options.max_record_bytes) {}
   const std::vector<std::string>& columns() const override { return columns_; }
   std::uint64_t bytes_consumed() const override { return source_->consumed(); }
   std::uint64_t bytes_total() const override { return source_->total(); }
@@ -216,8 +214,8 @@ class CsvReader : public StreamReader {
     if (seen.count(options_.field) == 0) {
       std::string names;
       for (const auto& name : columns_) names += (names.empty() ? "" : ", ") + name;
-      throw Error(source_->name() + ": no column '" + options_.field + "' in the header (" +
-                  names + "); choose one with --field");
+      throw Error(source_->name() + ": no column '" + options_.field + "' in the header (" + names +
+                  "); choose one with --field");
     }
   }
 
@@ -261,7 +259,8 @@ class ArgumentReader : public RowReader {
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // stdin: JSONL when the first non-blank byte is '{', plain text otherwise.
@@ -325,4 +324,3 @@ std::unique_ptr<RowReader> make_text_reader(std::vector<std::string> texts,
 }
 
 }  // namespace refusal::io
-

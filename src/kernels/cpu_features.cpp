@@ -42,9 +42,9 @@ CpuFeatures detect() {
   const bool fma = bit(c, 12);
   if (!osxsave || !avx) return f;
   const std::uint64_t xcr0 = xgetbv0();
-  const bool os_avx = (xcr0 & 0x6) == 0x6;             // XMM and YMM state
-  const bool os_avx512 = (xcr0 & 0xe6) == 0xe6;        // + opmask, ZMM_Hi256, Hi16_ZMM
-  const bool os_amx = (xcr0 & 0x60000) == 0x60000;     // XTILECFG, XTILEDATA
+  const bool os_avx = (xcr0 & 0x6) == 0x6;          // XMM and YMM state
+  const bool os_avx512 = (xcr0 & 0xe6) == 0xe6;     // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_amx = (xcr0 & 0x60000) == 0x60000;  // XTILECFG, XTILEDATA
   if (!os_avx || max_leaf < 7) return f;
   __cpuid_count(7, 0, a, b, c, d);
   const unsigned b7 = b, c7 = c, d7 = d;

@@ -61,7 +61,8 @@ inline __attribute__((always_inline)) void tile_float(const GemmArgs& g, size_t 
       const __m256 w1 = _mm256_load_ps(reinterpret_cast<const float*>(ws + 32));
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const __m256 b = _mm256_broadcast_ss(reinterpret_cast<const float*>(a + i * g.a_stride + s * 4));
+        const __m256 b =
+            _mm256_broadcast_ss(reinterpret_cast<const float*>(a + i * g.a_stride + s * 4));
         acc[i][0] = _mm256_fmadd_ps(b, w0, acc[i][0]);
         acc[i][1] = _mm256_fmadd_ps(b, w1, acc[i][1]);
       }
@@ -134,7 +135,8 @@ inline __attribute__((always_inline)) void tile_int8(const GemmArgs& g, size_t r
       const int quad = static_cast<int>(load_u32(a + i * g.a_stride + s * 4));
       const __m256i b = _mm256_cvtepu8_epi16(_mm_set1_epi32(quad));
 #pragma GCC unroll 4
-      for (int q = 0; q < 4; ++q) acc[i][q] = _mm256_add_epi32(acc[i][q], _mm256_madd_epi16(wv[q], b));
+      for (int q = 0; q < 4; ++q)
+        acc[i][q] = _mm256_add_epi32(acc[i][q], _mm256_madd_epi16(wv[q], b));
     }
   }
 #pragma GCC unroll 8
@@ -151,12 +153,23 @@ void run_float(const GemmArgs& g) {
     size_t r = g.r0;
     for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr>(g, r, col);
     switch (g.r1 - r) {
-      case 1: tile_float<Bf16, 1>(g, r, col); break;
-      case 2: tile_float<Bf16, 2>(g, r, col); break;
-      case 3: tile_float<Bf16, 3>(g, r, col); break;
-      case 4: tile_float<Bf16, 4>(g, r, col); break;
-      case 5: tile_float<Bf16, 5>(g, r, col); break;
-      default: break;
+      case 1:
+        tile_float<Bf16, 1>(g, r, col);
+        break;
+      case 2:
+        tile_float<Bf16, 2>(g, r, col);
+        break;
+      case 3:
+        tile_float<Bf16, 3>(g, r, col);
+        break;
+      case 4:
+        tile_float<Bf16, 4>(g, r, col);
+        break;
+      case 5:
+        tile_float<Bf16, 5>(g, r, col);
+        break;
+      default:
+        break;
     }
   }
 }

@@ -18,7 +18,7 @@
 namespace refusal::kernels {
 namespace {
 
-constexpr std::size_t kPanel = 32;       // columns per panel
+constexpr std::size_t kPanel = 32;        // columns per panel
 constexpr std::size_t kGroupBytes = 128;  // one panel row: 32 columns × 4 bytes
 constexpr std::size_t kAlign = 64;
 using detail::kInt8Header;
@@ -27,9 +27,12 @@ std::size_t round_up(std::size_t v, std::size_t m) { return (v + m - 1) / m * m;
 
 std::size_t k_per_group(Precision p) {
   switch (p) {
-    case Precision::kFp32: return 1;
-    case Precision::kBf16: return 2;
-    case Precision::kInt8: return 4;
+    case Precision::kFp32:
+      return 1;
+    case Precision::kBf16:
+      return 2;
+    case Precision::kInt8:
+      return 4;
   }
   return 1;
 }
@@ -67,9 +70,12 @@ void detail::int8_row_params(float lo, float hi, float* scale, float* inv, float
 
 const char* precision_name(Precision p) {
   switch (p) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kBf16: return "bf16";
-    case Precision::kInt8: return "int8";
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kBf16:
+      return "bf16";
+    case Precision::kInt8:
+      return "int8";
   }
   return "unknown";
 }
@@ -88,8 +94,8 @@ std::size_t vec_bytes_of(std::size_t n_pad) { return round_up(n_pad * 4, kAlign)
 
 void PackedLinear::init_shape(std::size_t n, std::size_t k, Precision p) {
   if (n == 0 || k == 0) {
-    throw Error("PackedLinear: empty weight (n=" + std::to_string(n) +
-                ", k=" + std::to_string(k) + ")");
+    throw Error("PackedLinear: empty weight (n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+                ")");
   }
   const std::size_t kg = k_per_group(p);
   n_pad_ = round_up(n, kPanel);
@@ -210,9 +216,12 @@ std::size_t PackedLinear::bytes() const { return packed_bytes_; }
 
 std::size_t PackedLinear::scratch_bytes(std::size_t m) const {
   switch (precision_) {
-    case Precision::kFp32: return 0;
-    case Precision::kBf16: return m * bf16_row_bytes(groups_);
-    case Precision::kInt8: return m * int8_row_bytes(groups_);
+    case Precision::kFp32:
+      return 0;
+    case Precision::kBf16:
+      return m * bf16_row_bytes(groups_);
+    case Precision::kInt8:
+      return m * int8_row_bytes(groups_);
   }
   return 0;
 }
@@ -278,8 +287,7 @@ void PackedLinear::compute(const float* x, std::size_t ldx, const void* scratch,
                            std::size_t ldy) const {
   if (kernel_ == nullptr) throw Error("PackedLinear::compute: not initialised");
   if (r0 >= r1 || c0 >= c1) return;
-  if (c1 > n_ || c0 % kPanel != 0 || (c1 % kPanel != 0 && c1 != n_) || y == nullptr ||
-      ldy < c1) {
+  if (c1 > n_ || c0 % kPanel != 0 || (c1 % kPanel != 0 && c1 != n_) || y == nullptr || ldy < c1) {
     throw Error("PackedLinear::compute: bad column range [" + std::to_string(c0) + ", " +
                 std::to_string(c1) + ") for n=" + std::to_string(n_) + " (block " +
                 std::to_string(kPanel) + ") or bad output");

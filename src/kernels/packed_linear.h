@@ -17,14 +17,14 @@ const char* precision_name(Precision p);
 namespace detail {
 // What a kernel needs; filled by PackedLinear::compute.
 struct GemmArgs {
-  const unsigned char* w;   // panels: [n_pad / 32][groups][128 bytes]
-  std::size_t groups;       // k steps of 4 bytes per column: k (fp32), k/2 (bf16), k/4 (int8)
-  const float* bias;        // [n_pad], zero padded
-  const float* wscale;      // int8: [n_pad] per-column weight scales
+  const unsigned char* w;      // panels: [n_pad / 32][groups][128 bytes]
+  std::size_t groups;          // k steps of 4 bytes per column: k (fp32), k/2 (bf16), k/4 (int8)
+  const float* bias;           // [n_pad], zero padded
+  const float* wscale;         // int8: [n_pad] per-column weight scales
   const std::int32_t* colsum;  // int8: [n_pad] column sums of the int8 weights
-  const unsigned char* a;   // row r's 4-byte groups start at a + r * a_stride
-  std::size_t a_stride;     // bytes; int8 rows carry a float scale and an int32 zero point
-                            // in the 16 bytes just before a + r * a_stride
+  const unsigned char* a;      // row r's 4-byte groups start at a + r * a_stride
+  std::size_t a_stride;        // bytes; int8 rows carry a float scale and an int32 zero point
+                               // in the 16 bytes just before a + r * a_stride
   float* y;
   std::size_t ldy;
   std::size_t r0, r1, c0, c1;  // c0 a multiple of 32; columns >= c1 are not written
@@ -70,8 +70,8 @@ class PackedLinear {
   std::size_t n() const { return n_; }
   std::size_t k() const { return k_; }
   Precision precision() const { return precision_; }
-  Isa isa() const { return isa_; }     // the level the kernels were chosen for
-  std::size_t bytes() const;           // memory held by the packed weights, scales and bias
+  Isa isa() const { return isa_; }  // the level the kernels were chosen for
+  std::size_t bytes() const;        // memory held by the packed weights, scales and bias
 
   // Scratch for an input of m rows (0 for fp32): x converted to bf16, or quantized to u8 with
   // each row's scale and zero point. Align it to 64 bytes.
@@ -83,8 +83,8 @@ class PackedLinear {
   // y[r, c] for r in [r0, r1), c in [c0, c1), after prepare_rows covered [r0, r1). c0 and c1
   // are multiples of column_block(), except c1 == n. fp32 reads x (scratch may be null); the
   // others read scratch (x may be null). Row stride of y is ldy >= c1.
-  void compute(const float* x, std::size_t ldx, const void* scratch, std::size_t r0,
-               std::size_t r1, std::size_t c0, std::size_t c1, float* y, std::size_t ldy) const;
+  void compute(const float* x, std::size_t ldx, const void* scratch, std::size_t r0, std::size_t r1,
+               std::size_t c0, std::size_t c1, float* y, std::size_t ldy) const;
   // The column granularity of compute().
   static constexpr std::size_t column_block() { return 32; }
 
@@ -107,7 +107,7 @@ class PackedLinear {
   Precision precision_ = Precision::kFp32;
   Isa isa_ = Isa::kReference;
   detail::GemmFn kernel_ = nullptr;
-  detail::PrepareFn prepare_ = nullptr;  // null for fp32
+  detail::PrepareFn prepare_ = nullptr;                   // null for fp32
   std::unique_ptr<unsigned char[], FreeAligned> packed_;  // weights, then bias, scales, sums
   std::shared_ptr<const void> owner_;                     // set instead of packed_ when borrowing
   const unsigned char* data_ = nullptr;                   // packed_.get() or the borrowed bytes

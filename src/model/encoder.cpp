@@ -71,14 +71,13 @@ EncoderRuntime::EncoderRuntime(const ModelConfig& config, const EncoderWeights& 
       std::memcpy(w.data() + p * h * h, parts[p]->weight.data(), h * h * sizeof(float));
       std::memcpy(b.data() + p * h, parts[p]->bias.data(), h * sizeof(float));
     }
-    PackedLayer packed{
-        kernels::PackedLinear(w.data(), b.data(), 3 * h, h, precision),
-        kernels::PackedLinear(layer.attention_out.weight.data(), layer.attention_out.bias.data(),
-                              h, h, precision),
-        kernels::PackedLinear(layer.intermediate.weight.data(), layer.intermediate.bias.data(), f,
-                              h, precision),
-        kernels::PackedLinear(layer.output.weight.data(), layer.output.bias.data(), h, f,
-                              precision)};
+    PackedLayer packed{kernels::PackedLinear(w.data(), b.data(), 3 * h, h, precision),
+                       kernels::PackedLinear(layer.attention_out.weight.data(),
+                                             layer.attention_out.bias.data(), h, h, precision),
+                       kernels::PackedLinear(layer.intermediate.weight.data(),
+                                             layer.intermediate.bias.data(), f, h, precision),
+                       kernels::PackedLinear(layer.output.weight.data(), layer.output.bias.data(),
+                                             h, f, precision)};
     layers_.push_back(std::move(packed));
     if (packed_layer) packed_layer(layers_.size() - 1);
   }

@@ -48,16 +48,15 @@ fs::path snapshot_of(const fs::path& repo, const std::string& revision, const st
     for (const auto& e : fs::directory_iterator(repo / "snapshots", ec)) {
       known += (known.empty() ? "" : ", ") + e.path().filename().string();
     }
-    throw Error(what + ": revision '" + revision + "' not in the local cache at " +
-                repo.string() + (fs::is_regular_file(ref) ? " (refs/" + revision + " says " + commit + ")" : "") +
+    throw Error(what + ": revision '" + revision + "' not in the local cache at " + repo.string() +
+                (fs::is_regular_file(ref) ? " (refs/" + revision + " says " + commit + ")" : "") +
                 "; snapshots present: " + (known.empty() ? "none" : known));
   }
   return snap;
 }
 
 bool looks_like_cache_repo(const fs::path& dir) {
-  return fs::is_directory(dir / "snapshots") &&
-         dir.filename().string().rfind("models--", 0) == 0;
+  return fs::is_directory(dir / "snapshots") && dir.filename().string().rfind("models--", 0) == 0;
 }
 
 // Fills in every file of a model folder.
@@ -68,8 +67,9 @@ ModelFiles files_in(const fs::path& folder, std::string request, std::string how
   f.folder = folder;
   f.config = folder / "config.json";
   if (!existing(f.config)) {
-    throw Error(folder.string() + ": no config.json in this folder (is it a Hugging Face model "
-                                  "folder?)");
+    throw Error(folder.string() +
+                ": no config.json in this folder (is it a Hugging Face model "
+                "folder?)");
   }
   if (auto single = existing(folder / "model.safetensors")) {
     f.weights.push_back(*single);
@@ -96,11 +96,13 @@ ModelFiles files_in(const fs::path& folder, std::string request, std::string how
       }
     }
   } else if (existing(folder / "pytorch_model.bin")) {
-    throw Error(folder.string() + ": only pytorch_model.bin found; refusal reads safetensors. "
+    throw Error(folder.string() +
+                ": only pytorch_model.bin found; refusal reads safetensors. "
                 "Convert with: python -c \"from transformers import "
                 "AutoModelForSequenceClassification as M; "
-                "M.from_pretrained('" + folder.string() + "').save_pretrained('" +
-                folder.string() + "', safe_serialization=True)\"");
+                "M.from_pretrained('" +
+                folder.string() + "').save_pretrained('" + folder.string() +
+                "', safe_serialization=True)\"");
   } else {
     throw Error(folder.string() + ": no model.safetensors or model.safetensors.index.json");
   }
@@ -152,9 +154,10 @@ ModelFiles resolve_model(const std::string& model) {
   const fs::path repo = cache / repo_dir;
   if (!fs::is_directory(repo / "snapshots")) {
     throw Error(model + ": no such folder, and not in the local Hugging Face cache (looked in " +
-                repo.string() + "; set HF_HUB_CACHE or HF_HOME to use another cache). refusal "
-                "never downloads; fetch it once with: hf download " + id +
-                " (pip install huggingface_hub), then run again");
+                repo.string() +
+                "; set HF_HUB_CACHE or HF_HOME to use another cache). refusal "
+                "never downloads; fetch it once with: hf download " +
+                id + " (pip install huggingface_hub), then run again");
   }
   return files_in(snapshot_of(repo, revision, model), model, "hub id (local cache)");
 }

@@ -12,7 +12,8 @@
 //          24  u64      header bytes (up to and including the checksum below)
 //          32  u64      file bytes (the whole file)
 //          40  u64      source bytes: total size of the model's safetensors files
-//          48  u64      source hash: CRC-32 over each file's name, size, safetensors header, first and
+//          48  u64      source hash: CRC-32 over each file's name, size, safetensors header, first
+//          and
 //                       last MiB
 //          56  u32 × 4  layers, hidden size, intermediate size, 0
 //          72  per matrix: u64 n, u64 k, u64 offset, u64 bytes

@@ -19,11 +19,11 @@ struct DTypeInfo {
   std::size_t size;
 };
 
-constexpr DTypeInfo kDTypes[] = {
-    {"F32", DType::F32, 4}, {"F16", DType::F16, 2}, {"BF16", DType::BF16, 2},
-    {"F64", DType::F64, 8}, {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
-    {"I16", DType::I16, 2}, {"I8", DType::I8, 1},   {"U8", DType::U8, 1},
-    {"BOOL", DType::BOOL, 1}};
+constexpr DTypeInfo kDTypes[] = {{"F32", DType::F32, 4},   {"F16", DType::F16, 2},
+                                 {"BF16", DType::BF16, 2}, {"F64", DType::F64, 8},
+                                 {"I64", DType::I64, 8},   {"I32", DType::I32, 4},
+                                 {"I16", DType::I16, 2},   {"I8", DType::I8, 1},
+                                 {"U8", DType::U8, 1},     {"BOOL", DType::BOOL, 1}};
 
 // Largest header the format allows (safetensors caps it at 100 MB).
 constexpr std::uint64_t kMaxHeader = 100'000'000;
@@ -90,7 +90,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
                 " bytes, the 8-byte header length is missing)");
   }
   std::uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | std::to_integer<std::uint8_t>(bytes[i]);
+  for (int i = 7; i >= 0; --i)
+    header_len = (header_len << 8) | std::to_integer<std::uint8_t>(bytes[i]);
   if (header_len > kMaxHeader || header_len > bytes.size() - 8) {
     throw Error(where + ": corrupt safetensors header: header length " +
                 std::to_string(header_len) + " exceeds the file's " +

@@ -27,8 +27,7 @@ bool ignorable(const ModelConfig& c, const TensorLayout& layout, const std::stri
 
 }  // namespace
 
-std::string TensorLayout::file_name(const ModelConfig& config,
-                                    const std::string& canonical) const {
+std::string TensorLayout::file_name(const ModelConfig& config, const std::string& canonical) const {
   const std::string base = architecture_scheme(config).base + ".";
   if (canonical.rfind(base, 0) == 0) return file_prefix + canonical.substr(base.size());
   return canonical;

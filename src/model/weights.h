@@ -36,9 +36,9 @@ struct EncoderWeights {
   std::span<const float> token_type_embeddings;  // [type_vocab, hidden]
   LayerNormWeights embedding_norm;
   std::vector<EncoderLayerWeights> layers;
-  bool has_head = false;                         // false: a bare base model
-  LinearWeights classifier_dense;                // [hidden, hidden]: classifier.dense / pooler
-  LinearWeights classifier_out;                  // [labels, hidden]: out_proj / classifier
+  bool has_head = false;           // false: a bare base model
+  LinearWeights classifier_dense;  // [hidden, hidden]: classifier.dense / pooler
+  LinearWeights classifier_out;    // [labels, hidden]: out_proj / classifier
 };
 
 // Where the tensors of `config`'s architecture are in a set of files: the encoder's with the

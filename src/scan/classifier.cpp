@@ -80,10 +80,11 @@ std::string_view name_of(Enum value, const std::pair<std::string_view, Enum> (&n
   return "?";
 }
 
-constexpr std::pair<std::string_view, Preset> kPresets[] = {
-    {"default", Preset::kDefault}, {"llm-guard", Preset::kLlmGuard}, {"keywords", Preset::kKeywords}};
-constexpr std::pair<std::string_view, MatchMode> kMatchModes[] = {{"full", MatchMode::kFull},
-                                                                  {"sentence", MatchMode::kSentence}};
+constexpr std::pair<std::string_view, Preset> kPresets[] = {{"default", Preset::kDefault},
+                                                            {"llm-guard", Preset::kLlmGuard},
+                                                            {"keywords", Preset::kKeywords}};
+constexpr std::pair<std::string_view, MatchMode> kMatchModes[] = {
+    {"full", MatchMode::kFull}, {"sentence", MatchMode::kSentence}};
 constexpr std::pair<std::string_view, LongTextMode> kLongTextModes[] = {
     {"truncate", LongTextMode::kTruncate}, {"windows", LongTextMode::kWindows}};
 
@@ -128,15 +129,15 @@ Classifier Classifier::load(const std::string& model, const EngineOptions& engin
 
 Classifier::Classifier(std::shared_ptr<const Engine> engine, Tokenizer tokenizer,
                        ClassifierOptions options)
-    : impl_(std::make_unique<Impl>(Impl{std::move(engine), std::move(tokenizer),
-                                        std::move(options), 512, 128, 0.5, 1, std::nullopt})) {
+    : impl_(std::make_unique<Impl>(Impl{std::move(engine), std::move(tokenizer), std::move(options),
+                                        512, 128, 0.5, 1, std::nullopt})) {
   auto& m = *impl_;
   if (m.options.preset == Preset::kKeywords) {
     throw Error("preset: 'keywords' needs no model (NoRefusalLight: no_refusal_light)");
   }
   const auto model_limit = static_cast<std::size_t>(m.engine->config().max_tokens());
-  const auto asked = m.options.max_length ? m.options.max_length
-                                          : preset_max_length(m.options.preset);
+  const auto asked =
+      m.options.max_length ? m.options.max_length : preset_max_length(m.options.preset);
   m.max_length = asked ? *asked : std::min(m.tokenizer.model_max_length(), model_limit);
   if (m.max_length < 3) throw Error("max_length: " + std::to_string(m.max_length) + " is below 3");
   if (m.max_length > model_limit) {
@@ -145,8 +146,9 @@ Classifier::Classifier(std::shared_ptr<const Engine> engine, Tokenizer tokenizer
   }
   m.stride = m.options.stride ? m.options.stride : m.max_length / 4;
   if (m.stride + 2 >= m.max_length) {
-    throw Error("stride: " + std::to_string(m.stride) + " leaves no room to advance in windows of " +
-                std::to_string(m.max_length) + " tokens");
+    throw Error("stride: " + std::to_string(m.stride) +
+                " leaves no room to advance in windows of " + std::to_string(m.max_length) +
+                " tokens");
   }
   m.threshold = m.options.effective_threshold();
   if (!(m.threshold >= 0.0 && m.threshold <= 1.0)) {
@@ -206,8 +208,8 @@ std::vector<Verdict> Classifier::classify(std::span<const std::string_view> text
       // LLM Guard returns (true, -1.0) before running the model.
     } else if (m.options.match == MatchMode::kSentence) {
       for (const auto& s : split_sentences(texts[t], *m.punkt)) {
-        segments[t].push_back({texts[t].substr(s.byte_begin, s.byte_end - s.byte_begin),
-                               s.char_begin});
+        segments[t].push_back(
+            {texts[t].substr(s.byte_begin, s.byte_end - s.byte_begin), s.char_begin});
       }
     } else {
       segments[t].push_back({texts[t], 0});
@@ -273,10 +275,9 @@ std::vector<Verdict> Classifier::classify(std::span<const std::string_view> text
       std::vector<SegmentScore> scored;
       for (std::size_t w : by_text[t]) {
         const auto& p = results[w].probabilities;
-        const auto top =
-            static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
-        scored.push_back({top == refusal ? "REJECTION" : config.labels[top],
-                          static_cast<double>(p[top])});
+        const auto top = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+        scored.push_back(
+            {top == refusal ? "REJECTION" : config.labels[top], static_cast<double>(p[top])});
       }
       const auto d = no_refusal_decision(scored, m.threshold);
       v.is_valid = d.is_valid;

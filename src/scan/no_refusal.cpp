@@ -1,12 +1,13 @@
 // LLM Guard v0.3.16 NoRefusal.scan's decision over model results, NoRefusalLight's substring
 // list, and the public Python string helpers they rely on.
+#include "scan/no_refusal.h"
+
 #include <array>
 #include <string>
 
 #include "base/utf8.h"
 #include "refusal/error.h"
 #include "refusal/scanner_rules.h"
-#include "scan/no_refusal.h"
 #include "scan/py_unicode.h"
 #include "scan/python_emulation.h"
 

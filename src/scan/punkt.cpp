@@ -73,8 +73,20 @@ class Punkt {
   // _re_non_word_chars: [)";}\]*:@'({[?!] (+ curly quotes and guillemets in nltk 3.10).
   bool is_non_word(char32_t c) const {
     switch (c) {
-      case U')': case U'"': case U';': case U'}': case U']': case U'*': case U':':
-      case U'@': case U'\'': case U'(': case U'{': case U'[': case U'?': case U'!':
+      case U')':
+      case U'"':
+      case U';':
+      case U'}':
+      case U']':
+      case U'*':
+      case U':':
+      case U'@':
+      case U'\'':
+      case U'(':
+      case U'{':
+      case U'[':
+      case U'?':
+      case U'!':
         return true;
       default:
         return regex_ && is_curly(c);
@@ -89,9 +101,22 @@ class Punkt {
 
   static bool is_word_start(char32_t c) {
     switch (c) {
-      case U'(': case U'"': case U'`': case U'{': case U'[': case U':': case U';':
-      case U'&': case U'#': case U'*': case U'@': case U')': case U'}': case U']':
-      case U'-': case U',':
+      case U'(':
+      case U'"':
+      case U'`':
+      case U'{':
+      case U'[':
+      case U':':
+      case U';':
+      case U'&':
+      case U'#':
+      case U'*':
+      case U'@':
+      case U')':
+      case U'}':
+      case U']':
+      case U'-':
+      case U',':
         return false;
       default:
         return true;
@@ -235,7 +260,12 @@ class Punkt {
   Ortho ortho_heuristic(const Token& t) const {
     if (t.tok.size() == 1) {
       switch (t.tok[0]) {
-        case U';': case U':': case U',': case U'.': case U'!': case U'?':
+        case U';':
+        case U':':
+        case U',':
+        case U'.':
+        case U'!':
+        case U'?':
           return Ortho::kFalse;  // sentences don't start with punctuation
         default:
           break;

@@ -90,8 +90,7 @@ PunktParameters load_punkt_parameters(const std::filesystem::path& dir) {
     const auto fields = split_tabs(line.text);
     if (fields.size() != 2) {
       fail(collocations, line.number,
-           "expected two tab-separated types, got " + std::to_string(fields.size()) +
-               " field(s)");
+           "expected two tab-separated types, got " + std::to_string(fields.size()) + " field(s)");
     }
     params.collocations.insert(fields[0] + '\t' + fields[1]);
   }

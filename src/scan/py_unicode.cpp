@@ -36,8 +36,7 @@ constexpr Range kOtherLowercase[] = {
 };
 
 // Other_Uppercase squared/negative-circled Latin capitals (no case mapping).
-constexpr Range kOtherUppercase[] = {
-    {0x1F130, 0x1F149}, {0x1F150, 0x1F169}, {0x1F170, 0x1F189}};
+constexpr Range kOtherUppercase[] = {{0x1F130, 0x1F149}, {0x1F150, 0x1F169}, {0x1F170, 0x1F189}};
 
 // Other_Alphabetic symbols (category So) that the regex module's \w includes.
 constexpr Range kAlphabeticSymbols[] = {
@@ -45,10 +44,10 @@ constexpr Range kAlphabeticSymbols[] = {
 
 // Word_Break MidLetter, MidNumLet and Single_Quote: case-ignorable whatever their category.
 constexpr Range kCaseIgnorablePunct[] = {
-    {0x27, 0x27},     {0x2E, 0x2E},     {0x3A, 0x3A},     {0xB7, 0xB7},     {0x387, 0x387},
-    {0x55F, 0x55F},   {0x5F4, 0x5F4},   {0x2018, 0x2019}, {0x2024, 0x2024}, {0x2027, 0x2027},
-    {0xFE13, 0xFE13}, {0xFE52, 0xFE52}, {0xFE55, 0xFE55}, {0xFF07, 0xFF07}, {0xFF0E, 0xFF0E},
-    {0xFF1A, 0xFF1A},
+    {0x27, 0x27},     {0x2E, 0x2E},     {0x3A, 0x3A},     {0xB7, 0xB7},
+    {0x387, 0x387},   {0x55F, 0x55F},   {0x5F4, 0x5F4},   {0x2018, 0x2019},
+    {0x2024, 0x2024}, {0x2027, 0x2027}, {0xFE13, 0xFE13}, {0xFE52, 0xFE52},
+    {0xFE55, 0xFE55}, {0xFF07, 0xFF07}, {0xFF0E, 0xFF0E}, {0xFF1A, 0xFF1A},
 };
 
 utf8proc_category_t category(char32_t c) {
@@ -67,8 +66,8 @@ char32_t simple_upper(char32_t c) {
 
 bool py_isspace(char32_t c) {
   if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
-  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 bool py_isupper(char32_t c) {
@@ -160,8 +159,8 @@ bool re_word_nondigit(char32_t c, bool regex_module) {
   }
   // regex: Alphabetic | Mark | Pc | Join_Control, minus \d.
   return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
-         cat == UTF8PROC_CATEGORY_ME || cat == UTF8PROC_CATEGORY_PC || c == 0x200C ||
-         c == 0x200D || in_ranges(kAlphabeticSymbols, c);
+         cat == UTF8PROC_CATEGORY_ME || cat == UTF8PROC_CATEGORY_PC || c == 0x200C || c == 0x200D ||
+         in_ranges(kAlphabeticSymbols, c);
 }
 
 }  // namespace refusal::scan

@@ -61,9 +61,9 @@ bool Batcher::submit(const std::shared_ptr<Job>& job, const std::vector<std::siz
   {
     std::lock_guard lock(mu_);
     const double rate = texts_per_second_.load();
-    const bool too_slow = options_.max_queue_wait_s > 0 && rate > 0 && !queue_.empty() &&
-                          static_cast<double>(queue_.size() + indices.size()) / rate >
-                              options_.max_queue_wait_s;
+    const bool too_slow =
+        options_.max_queue_wait_s > 0 && rate > 0 && !queue_.empty() &&
+        static_cast<double>(queue_.size() + indices.size()) / rate > options_.max_queue_wait_s;
     if (stopping_ || too_slow || queue_.size() + indices.size() > options_.queue_capacity) {
       if (metrics_ != nullptr) metrics_->rejected_full();
       return false;
@@ -153,7 +153,9 @@ void Batcher::process(std::vector<Item>& batch) {
     for (const auto& item : batch) ids.push_back(item.job->ids[item.index]);
     auto outcomes = base::each_or_error<Classification>(
         std::span<const std::vector<std::int32_t>>(ids),
-        [this](std::span<const std::vector<std::int32_t>> some) { return engine_->classify(some); });
+        [this](std::span<const std::vector<std::int32_t>> some) {
+          return engine_->classify(some);
+        });
     for (std::size_t k = 0; k < batch.size(); ++k) {
       Job& job = *batch[k].job;
       if (outcomes[k].error.empty()) {

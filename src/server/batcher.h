@@ -26,9 +26,9 @@ class Metrics;
 
 // One request's model work and, once done, its results.
 struct Job {
-  std::string group;  // texts with the same group are batched together
+  std::string group;                             // texts with the same group are batched together
   std::shared_ptr<const Classifier> classifier;  // text work
-  bool raw_ids = false;                           // TEI: token ids straight to the engine
+  bool raw_ids = false;                          // TEI: token ids straight to the engine
   std::vector<std::string> texts;
   std::vector<std::vector<std::int32_t>> ids;
   std::vector<Verdict> verdicts;

@@ -32,25 +32,25 @@ struct ServerConfig {
   std::size_t max_client_batch_size = 32;
   bool auto_truncate = false;
   // Limits.
-  std::size_t max_body_bytes = 4u << 20;      // request body
-  std::size_t max_text_chars = 100000;        // code points per text
-  std::size_t max_batch_texts = 256;          // texts per /v1/classify request
-  double request_timeout = 30.0;              // s, queue + compute (LLM Guard: 30) -> 408
-  double read_timeout = 5.0;                  // s without a byte from the client
-  double write_timeout = 5.0;                 // s without the client taking a byte
-  double request_read_timeout = 10.0;         // s to receive one whole request
-  double keep_alive_timeout = 5.0;            // s an idle keep-alive connection is kept
-  std::size_t keep_alive_max = 1000;          // requests per connection
-  std::size_t http_threads = 64;              // connections served at once
+  std::size_t max_body_bytes = 4u << 20;  // request body
+  std::size_t max_text_chars = 100000;    // code points per text
+  std::size_t max_batch_texts = 256;      // texts per /v1/classify request
+  double request_timeout = 30.0;          // s, queue + compute (LLM Guard: 30) -> 408
+  double read_timeout = 5.0;              // s without a byte from the client
+  double write_timeout = 5.0;             // s without the client taking a byte
+  double request_read_timeout = 10.0;     // s to receive one whole request
+  double keep_alive_timeout = 5.0;        // s an idle keep-alive connection is kept
+  std::size_t keep_alive_max = 1000;      // requests per connection
+  std::size_t http_threads = 64;          // connections served at once
   // Dynamic batching.
-  std::size_t queue_capacity = 1024;          // texts waiting; beyond: 429 + Retry-After
-  std::size_t batch_tokens = 16384;           // estimated tokens per scheduled batch
-  std::size_t batch_max_texts = 256;          // texts per scheduled batch
-  double batch_wait_ms = 0.0;                 // linger for more requests when below budget
-  std::size_t cache_size = 10000;             // LRU result cache entries; 0: off
-  std::string llm_guard_config;               // an LLM Guard scanners.yml to read
+  std::size_t queue_capacity = 1024;  // texts waiting; beyond: 429 + Retry-After
+  std::size_t batch_tokens = 16384;   // estimated tokens per scheduled batch
+  std::size_t batch_max_texts = 256;  // texts per scheduled batch
+  double batch_wait_ms = 0.0;         // linger for more requests when below budget
+  std::size_t cache_size = 10000;     // LRU result cache entries; 0: off
+  std::string llm_guard_config;       // an LLM Guard scanners.yml to read
   // Logging.
-  bool access_log = true;                     // one JSON line per request on stderr
+  bool access_log = true;  // one JSON line per request on stderr
 };
 
 struct SettingInfo {

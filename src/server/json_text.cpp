@@ -17,13 +17,27 @@ void dump_string(const std::string& s, std::string& out) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           static const char* hex = "0123456789abcdef";
@@ -41,12 +55,24 @@ void dump_string(const std::string& s, std::string& out) {
 void dump(const nlohmann::ordered_json& v, std::string& out) {
   using T = nlohmann::ordered_json::value_t;
   switch (v.type()) {
-    case T::null: out += "null"; break;
-    case T::boolean: out += v.get<bool>() ? "true" : "false"; break;
-    case T::number_integer: out += std::to_string(v.get<std::int64_t>()); break;
-    case T::number_unsigned: out += std::to_string(v.get<std::uint64_t>()); break;
-    case T::number_float: out += format_python_float(v.get<double>()); break;
-    case T::string: dump_string(v.get_ref<const std::string&>(), out); break;
+    case T::null:
+      out += "null";
+      break;
+    case T::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      break;
+    case T::number_integer:
+      out += std::to_string(v.get<std::int64_t>());
+      break;
+    case T::number_unsigned:
+      out += std::to_string(v.get<std::uint64_t>());
+      break;
+    case T::number_float:
+      out += format_python_float(v.get<double>());
+      break;
+    case T::string:
+      dump_string(v.get_ref<const std::string&>(), out);
+      break;
     case T::array: {
       out += '[';
       bool first = true;
@@ -71,7 +97,9 @@ void dump(const nlohmann::ordered_json& v, std::string& out) {
       out += '}';
       break;
     }
-    default: out += "null"; break;
+    default:
+      out += "null";
+      break;
   }
 }
 
@@ -183,7 +211,8 @@ class PyScanner {
         if (c == '"' || c == '\\') break;
         if (static_cast<unsigned char>(c) <= 0x1f) return fail("Invalid control character at", i);
       }
-      if (i >= len || !(c == '"' || c == '\\')) return fail("Unterminated string starting at", begin);
+      if (i >= len || !(c == '"' || c == '\\'))
+        return fail("Unterminated string starting at", begin);
       ++i;
       if (c == '"') {
         next = i;
@@ -193,7 +222,8 @@ class PyScanner {
       c = s_[i];
       if (c != 'u') {
         end = i + 1;
-        if (std::strchr("\"\\/bfnrt", c) == nullptr || c == 0) return fail("Invalid \\escape", end - 2);
+        if (std::strchr("\"\\/bfnrt", c) == nullptr || c == 0)
+          return fail("Invalid \\escape", end - 2);
         continue;
       }
       ++i;

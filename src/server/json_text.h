@@ -26,8 +26,8 @@ struct PyJsonError {
 
 struct PyJsonCheck {
   std::optional<PyJsonError> error;
-  bool too_deep = false;     // nesting Python would refuse with RecursionError
-  bool non_finite = false;   // NaN / Infinity literals, which Python accepts
+  bool too_deep = false;        // nesting Python would refuse with RecursionError
+  bool non_finite = false;      // NaN / Infinity literals, which Python accepts
   bool lone_surrogate = false;  // \ud800-style escapes, which Python accepts
 };
 

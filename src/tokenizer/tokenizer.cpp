@@ -378,8 +378,8 @@ Tokenizer Tokenizer::from_files(const TokenizerFiles& f) {
   }
   if (f.vocab_txt) {
     // BERT: vocab.txt + tokenizer_config.json (do_lower_case, strip_accents, ...).
-    const auto config = f.tokenizer_config ? std::optional(f.tokenizer_config->string())
-                                           : std::nullopt;
+    const auto config =
+        f.tokenizer_config ? std::optional(f.tokenizer_config->string()) : std::nullopt;
     tokenizer::ModelSpec spec = tokenizer::spec_from_vocab_txt(f.vocab_txt->string(), config);
     if (f.special_tokens_map) {
       tokenizer::apply_special_tokens_map(spec, f.special_tokens_map->string());

@@ -6,7 +6,9 @@
 namespace refusal::train {
 
 AdamW::AdamW(const Params& params, AdamWOptions options)
-    : options_(options), m_(params.data.size(), 0.0f), v_(params.data.size(), 0.0f),
+    : options_(options),
+      m_(params.data.size(), 0.0f),
+      v_(params.data.size(), 0.0f),
       decay_(params.data.size(), 0) {
   for (const auto& t : params.tensors) {
     std::fill(decay_.begin() + static_cast<std::ptrdiff_t>(t.offset),
@@ -41,7 +43,8 @@ void AdamW::step(Params& params, std::span<const float> grad, float lr, base::Th
 }
 
 double linear_schedule(std::int64_t step, std::int64_t warmup, std::int64_t total) {
-  if (step < warmup) return static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, warmup));
+  if (step < warmup)
+    return static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, warmup));
   return std::max(0.0, static_cast<double>(total - step) /
                            static_cast<double>(std::max<std::int64_t>(1, total - warmup)));
 }

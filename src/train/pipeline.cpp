@@ -29,7 +29,8 @@ std::string lower(std::string s) {
 }
 
 // A label value: an integer id, a boolean, or a label name (case-insensitive) or digit string.
-std::optional<int> parse_label(const nlohmann::ordered_json& v, const std::vector<std::string>& names) {
+std::optional<int> parse_label(const nlohmann::ordered_json& v,
+                               const std::vector<std::string>& names) {
   const int n = static_cast<int>(names.size());
   if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
   if (v.is_number_integer()) {
@@ -47,7 +48,8 @@ std::optional<int> parse_label(const nlohmann::ordered_json& v, const std::vecto
     for (int i = 0; i < n; ++i) {
       if (lower(names[static_cast<std::size_t>(i)]) == lower(s)) return i;
     }
-    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (!s.empty() &&
+        std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       const long long x = std::stoll(s);
       if (x < n) return static_cast<int>(x);
     }
@@ -198,12 +200,14 @@ TrainResult run_training(const TrainOptions& options) {
       pos = comma + 1;
     }
     if (class_weights.size() != names.size()) {
-      throw Error("--class-weights: give one weight per label (" + std::to_string(names.size()) + ")");
+      throw Error("--class-weights: give one weight per label (" + std::to_string(names.size()) +
+                  ")");
     }
   }
 
   fs::create_directories(o.output);
-  const fs::path metrics = o.metrics.empty() ? fs::path(o.output) / "metrics.jsonl" : fs::path(o.metrics);
+  const fs::path metrics =
+      o.metrics.empty() ? fs::path(o.output) / "metrics.jsonl" : fs::path(o.metrics);
   if (!o.resume) fs::remove(metrics);
   if (o.progress) {
     std::fprintf(stderr, "refusal train: %zu training rows, %zu eval rows, %d threads\n",

@@ -636,8 +636,8 @@ void TrainModel::embeddings_backward(std::vector<float>& dx, float* G, base::Thr
   // have no padding_idx. Every token has type 0: row 0 of the token types gets every gradient.
   const std::int32_t pad = c.pad_token_id;
   kernels::embeddings_backward(T, H, a.ids.data(), a.positions.data(), dsum.data(), pad,
-                               architecture_scheme(c).pad_position_row ? pad : -1, G + at_.word, G + at_.type,
-                               G + at_.position);
+                               architecture_scheme(c).pad_position_row ? pad : -1, G + at_.word,
+                               G + at_.type, G + at_.position);
 }
 
 }  // namespace refusal::train

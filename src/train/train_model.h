@@ -29,11 +29,11 @@ struct TrainConfig {
 TrainConfig load_train_config(const std::filesystem::path& config_json);
 
 struct ParamTensor {
-  std::string name;                 // e.g. "bert.encoder.layer.0.attention.self.query.weight"
+  std::string name;  // e.g. "bert.encoder.layer.0.attention.self.query.weight"
   std::vector<std::int64_t> shape;
-  std::size_t offset = 0;           // into Params::data
+  std::size_t offset = 0;  // into Params::data
   std::size_t size = 0;
-  bool decay = true;                // AdamW weight decay applies (not biases, not LayerNorm)
+  bool decay = true;  // AdamW weight decay applies (not biases, not LayerNorm)
 };
 
 // All parameters, in one buffer.

@@ -110,7 +110,7 @@ struct EvalAccumulator {
 };
 
 nlohmann::json metrics_json(const EvalMetrics& m) {
-  return {{"rows", m.rows},         {"loss", m.loss},     {"accuracy", m.accuracy},
+  return {{"rows", m.rows},           {"loss", m.loss},     {"accuracy", m.accuracy},
           {"precision", m.precision}, {"recall", m.recall}, {"f1", m.f1}};
 }
 
@@ -165,9 +165,9 @@ void save_hf_folder(const fs::path& dir, const Params& params, const fs::path& c
   write_text(dir / "config.json", config.dump(2) + "\n");
   write_params(dir / "model.safetensors", params, dtype);
   if (!tokenizer_folder.empty()) {
-    for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "vocab.txt",
-                             "tokenizer_config.json", "special_tokens_map.json",
-                             "added_tokens.json"}) {
+    for (const char* name :
+         {"tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json",
+          "special_tokens_map.json", "added_tokens.json"}) {
       const fs::path src = tokenizer_folder / name;
       if (!fs::exists(src) || fs::absolute(src) == fs::absolute(dir / name)) continue;
       if (std::string(name) == "tokenizer.json") {
@@ -197,7 +197,8 @@ std::vector<fs::path> list_checkpoints(const fs::path& output) {
       continue;
     }
     const std::string digits = name.substr(11);  // "checkpoint-N.tmp" is a write in progress
-    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
     found.emplace_back(std::stoll(digits), e.path());
   }
   std::sort(found.begin(), found.end());
@@ -209,7 +210,8 @@ std::vector<fs::path> list_checkpoints(const fs::path& output) {
 Trainer::Trainer(TrainConfig config, Params params, const TrainOptions& options)
     : options_(options),
       model_(std::move(config), std::move(params)),
-      optimizer_(model_.params(), AdamWOptions{.weight_decay = static_cast<float>(options.weight_decay)}),
+      optimizer_(model_.params(),
+                 AdamWOptions{.weight_decay = static_cast<float>(options.weight_decay)}),
       pool_(resolve_threads(options.threads)) {
   if (options_.batch_size < 1) throw Error("--batch-size must be at least 1");
   if (options_.grad_accum < 1) throw Error("--grad-accum must be at least 1");
@@ -225,7 +227,8 @@ EvalMetrics Trainer::evaluate(const std::vector<Example>& eval) {
     for (std::size_t i = b; i < std::min(eval.size(), b + bs); ++i) ids.push_back(eval[i].ids);
     const auto r = model_.forward(ids, {}, {}, {}, pool_);
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      acc.add(std::span<const float>(r.logits).subspan(i * labels, labels), labels, eval[b + i].label);
+      acc.add(std::span<const float>(r.logits).subspan(i * labels, labels), labels,
+              eval[b + i].label);
     }
   }
   return acc.metrics();
@@ -250,10 +253,12 @@ void Trainer::save_checkpoint(const fs::path& dir) const {
   std::vector<model::TensorData> tensors;
   for (const auto& [prefix, moments] :
        {std::pair<std::string, const std::vector<float>*>{"exp_avg.", &optimizer_.exp_avg()},
-        std::pair<std::string, const std::vector<float>*>{"exp_avg_sq.", &optimizer_.exp_avg_sq()}}) {
+        std::pair<std::string, const std::vector<float>*>{"exp_avg_sq.",
+                                                          &optimizer_.exp_avg_sq()}}) {
     for (const auto& t : p.tensors) {
-      tensors.push_back({prefix + t.name, model::DType::F32, t.shape,
-                         std::as_bytes(std::span<const float>(moments->data() + t.offset, t.size))});
+      tensors.push_back(
+          {prefix + t.name, model::DType::F32, t.shape,
+           std::as_bytes(std::span<const float>(moments->data() + t.offset, t.size))});
     }
   }
   model::write_safetensors(tmp / "optimizer.safetensors", tensors);
@@ -278,7 +283,7 @@ void Trainer::save_checkpoint(const fs::path& dir) const {
 void Trainer::load_checkpoint(const fs::path& dir) {
   const auto state = read_json(dir / "trainer_state.json");
   for (const char* key : {"seed", "batch_size", "grad_accum", "epochs"}) {
-    const auto mine = key == std::string("seed") ? nlohmann::json(options_.seed)
+    const auto mine = key == std::string("seed")         ? nlohmann::json(options_.seed)
                       : key == std::string("batch_size") ? nlohmann::json(options_.batch_size)
                       : key == std::string("grad_accum") ? nlohmann::json(options_.grad_accum)
                                                          : nlohmann::json(options_.epochs);
@@ -294,7 +299,8 @@ void Trainer::load_checkpoint(const fs::path& dir) {
     for (auto [prefix, buf] : {std::pair{"exp_avg.", &optimizer_.exp_avg()},
                                std::pair{"exp_avg_sq.", &optimizer_.exp_avg_sq()}}) {
       const auto it = opt.tensors().find(prefix + t.name);
-      if (it == opt.tensors().end()) throw Error(dir.string() + ": optimizer state lacks " + t.name);
+      if (it == opt.tensors().end())
+        throw Error(dir.string() + ": optimizer state lacks " + t.name);
       std::vector<float> owned;
       const auto f = model::as_float(it->second, owned);
       std::memcpy(buf->data() + t.offset, f.data(), t.size * sizeof(float));
@@ -361,9 +367,12 @@ TrainResult Trainer::fit(const std::vector<Example>& train, const std::vector<Ex
   auto run_eval = [&] {
     if (eval.empty()) return;
     result.final_eval = evaluate(eval);
-    log(nlohmann::json{{"step", step_}, {"epoch", epoch_}, {"eval", metrics_json(*result.final_eval)}}.dump());
+    log(nlohmann::json{
+        {"step", step_}, {"epoch", epoch_}, {"eval", metrics_json(*result.final_eval)}}
+            .dump());
     if (o.progress) {
-      std::fprintf(stderr, "%sstep %lld eval: loss %.4f accuracy %.4f precision %.4f recall %.4f F1 %.4f\n",
+      std::fprintf(stderr,
+                   "%sstep %lld eval: loss %.4f accuracy %.4f precision %.4f recall %.4f F1 %.4f\n",
                    tty ? "\r\033[K" : "", static_cast<long long>(step_), result.final_eval->loss,
                    result.final_eval->accuracy, result.final_eval->precision,
                    result.final_eval->recall, result.final_eval->f1);
@@ -386,7 +395,8 @@ TrainResult Trainer::fit(const std::vector<Example>& train, const std::vector<Ex
         labels.push_back(e.label);
         step_tokens += e.ids.size();
       }
-      const DropoutSpec drop{.enabled = o.dropout, .seed = o.seed,
+      const DropoutSpec drop{.enabled = o.dropout,
+                             .seed = o.seed,
                              .key = static_cast<std::uint64_t>(epoch_ * batches_per_epoch + b)};
       const auto r = model_.forward(ids, labels, class_weights_, drop, pool_);
       loss_sum += r.loss;
@@ -403,14 +413,20 @@ TrainResult Trainer::fit(const std::vector<Example>& train, const std::vector<Ex
     const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
     const double step_s = std::chrono::duration<double>(Clock::now() - step_start).count();
     const double tps = elapsed > 0 ? static_cast<double>(tokens_done) / elapsed : 0;
-    log(nlohmann::json{{"step", step_}, {"epoch", epoch_}, {"loss", loss}, {"lr", lr},
-                       {"grad_norm", norm}, {"tokens", step_tokens},
-                       {"tokens_per_s", step_s > 0 ? static_cast<double>(step_tokens) / step_s : 0.0}}
+    log(nlohmann::json{
+        {"step", step_},
+        {"epoch", epoch_},
+        {"loss", loss},
+        {"lr", lr},
+        {"grad_norm", norm},
+        {"tokens", step_tokens},
+        {"tokens_per_s", step_s > 0 ? static_cast<double>(step_tokens) / step_s : 0.0}}
             .dump());
     if (tty) {
       const double eta = static_cast<double>(total - step_) * elapsed /
                          static_cast<double>(std::max<std::int64_t>(1, step_ - first_step));
-      std::fprintf(stderr, "\r\033[Kstep %lld/%lld  epoch %lld  loss %.4f  lr %.3g  %.0f tok/s  ETA %s",
+      std::fprintf(stderr,
+                   "\r\033[Kstep %lld/%lld  epoch %lld  loss %.4f  lr %.3g  %.0f tok/s  ETA %s",
                    static_cast<long long>(step_), static_cast<long long>(total),
                    static_cast<long long>(epoch_ + 1), loss, lr, tps, format_duration(eta).c_str());
     }

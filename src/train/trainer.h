@@ -56,8 +56,7 @@ class Trainer {
 void save_hf_folder(const std::filesystem::path& dir, const Params& params,
                     const std::filesystem::path& config_json,
                     const std::vector<std::string>& labels, const std::string& dtype,
-                    const std::filesystem::path& tokenizer_folder,
-                    const ModelConfig& model);
+                    const std::filesystem::path& tokenizer_folder, const ModelConfig& model);
 
 // Parameters as safetensors tensors (F32 or F16) and back.
 void write_params(const std::filesystem::path& file, const Params& params, const std::string& dtype,

@@ -91,7 +91,7 @@ TEST(ClassifyCli, BrokenRowsAreAccountedForAndSetTheExitCode) {
                       "\n"
                       "{\"id\":7,\"text\":\"last\"}\n");
   const CliRun r = run("classify --model " + kModel + " --input " + (dir / "in.jsonl").string(),
-                    (dir / "err.txt").string());
+                       (dir / "err.txt").string());
   EXPECT_EQ(r.exit_code, 3);
   const auto rows = lines_of(r.out);
   ASSERT_EQ(rows.size(), 7u);
@@ -110,15 +110,16 @@ TEST(ClassifyCli, UsageErrorsExitTwoAndFatalErrorsOne) {
   EXPECT_EQ(run("classify --no-such-flag x").exit_code, 2);
   EXPECT_EQ(run("classify --threshold 2 -m " + kModel + " x").exit_code, 2);
   testing::TempDir dir;
-  const CliRun missing = run("classify --model " + (dir / "nothing").string() + " hello",
-                          (dir / "err.txt").string());
+  const CliRun missing =
+      run("classify --model " + (dir / "nothing").string() + " hello", (dir / "err.txt").string());
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(testing::read_text(dir / "err.txt").find("no such folder"), std::string::npos);
   EXPECT_EQ(run("--help").exit_code, 0);
 }
 
 TEST(ClassifyCli, KeywordsPresetNeedsNoModel) {
-  const CliRun r = run("classify --preset keywords \"I'm sorry, I cannot do that.\" \"Here you go.\"");
+  const CliRun r =
+      run("classify --preset keywords \"I'm sorry, I cannot do that.\" \"Here you go.\"");
   ASSERT_EQ(r.exit_code, 0);
   const auto rows = lines_of(r.out);
   ASSERT_EQ(rows.size(), 2u);
@@ -130,14 +131,15 @@ TEST(ClassifyCli, KeywordsPresetNeedsNoModel) {
 
 TEST(ClassifyCli, ExplainPointsAtTheDecidingSentence) {
   const CliRun r = run("classify --model " + kModel +
-                    " --match sentence --explain \"Hello there. This is fine. Bye now!\"");
+                       " --match sentence --explain \"Hello there. This is fine. Bye now!\"");
   ASSERT_EQ(r.exit_code, 0);
   const auto row = lines_of(r.out).at(0);
   const std::string text = "Hello there. This is fine. Bye now!";
   const auto& e = row.at("explain");
   EXPECT_EQ(e.at("segments"), 3);
-  EXPECT_EQ(text.substr(e.at("start"), e.at("end").get<std::size_t>() - e.at("start").get<std::size_t>()),
-            e.at("text").get<std::string>());
+  EXPECT_EQ(
+      text.substr(e.at("start"), e.at("end").get<std::size_t>() - e.at("start").get<std::size_t>()),
+      e.at("text").get<std::string>());
 }
 
 // A job killed with SIGKILL mid-file, then resumed, writes exactly what one run writes.

@@ -19,8 +19,8 @@
 namespace refusal::io {
 namespace {
 
-using refusal::testing::TempDir;
 using refusal::testing::read_text;
+using refusal::testing::TempDir;
 using refusal::testing::write_text;
 using testing::Json;
 using testing::run_job;
@@ -97,7 +97,8 @@ TEST(BatchJob, OrderKeptAndBatchesLengthSorted) {
     for (const auto& [key, value] : record.items()) keys.push_back(key);
     if (i % 50 == 7) {
       EXPECT_EQ(keys, (std::vector<std::string>{"id", "text", "error"}));
-      EXPECT_EQ(record["error"], "line " + std::to_string(i + 1) + ": field 'text' is not a string (number)");
+      EXPECT_EQ(record["error"],
+                "line " + std::to_string(i + 1) + ": field 'text' is not a string (number)");
     } else {
       EXPECT_EQ(keys, (std::vector<std::string>{"id", "text", "tag", "label", "score", "scores",
                                                 "refusal", "length"}));
@@ -124,10 +125,12 @@ TEST(BatchJob, BrokenFileAccountsForEveryRow) {
   const auto lines = lines_of(read_text(dir / "out.jsonl"));
   ASSERT_EQ(lines.size(), 11u);
   EXPECT_EQ(lines[2], R"({"error":"line 3: empty line"})");
-  EXPECT_EQ(lines[3], R"j({"id":4,"text":12,"error":"line 4: field 'text' is not a string (number)"})j");
+  EXPECT_EQ(lines[3],
+            R"j({"id":4,"text":12,"error":"line 4: field 'text' is not a string (number)"})j");
   EXPECT_EQ(lines[5], R"({"error":"line 6: invalid UTF-8 at byte 21"})");
-  EXPECT_EQ(lines[0], R"({"id":1,"text":"hello","lang":"en","label":"normal","score":0.7142857142857143,)"
-                      R"("scores":{"normal":0.25,"refusal":0.75},"refusal":false,"length":5})");
+  EXPECT_EQ(lines[0],
+            R"({"id":1,"text":"hello","lang":"en","label":"normal","score":0.7142857142857143,)"
+            R"("scores":{"normal":0.25,"refusal":0.75},"refusal":false,"length":5})");
   // UTF-8 is written as is, and numbers keep their value.
   EXPECT_NE(lines[9].find("\"caf\xc3\xa9 \xc3\xbcn"), std::string::npos);
   EXPECT_NE(lines[9].find("\"x\":1000.0"), std::string::npos);
@@ -204,10 +207,10 @@ void check_resume_at_cuts(OutputFormat format, const std::string& name) {
   options.batch_size = 7;
   options.progress = ProgressMode::never;
   const std::string full_path = (dir / ("full" + name)).string();
-  const auto full_counts = run_job(input, full_path, format, false, options,
-                                   testing::batch_sensitive_classifier);
+  const auto full_counts =
+      run_job(input, full_path, format, false, options, testing::batch_sensitive_classifier);
   const std::string full = read_text(full_path);
-  std::vector<std::size_t> cuts = {0, 1, full.size() / 3, full.size() / 2, full.size() - 1,
+  std::vector<std::size_t> cuts = {0,          1, full.size() / 3, full.size() / 2, full.size() - 1,
                                    full.size()};
   const auto nl = full.find('\n', full.size() / 4);
   cuts.push_back(nl);
@@ -218,8 +221,8 @@ void check_resume_at_cuts(OutputFormat format, const std::string& name) {
     SCOPED_TRACE("cut at byte " + std::to_string(cut));
     const std::string path = (dir / ("part" + name)).string();
     write_text(path, full.substr(0, cut));
-    const auto counts = run_job(input, path, format, true, options,
-                                testing::batch_sensitive_classifier);
+    const auto counts =
+        run_job(input, path, format, true, options, testing::batch_sensitive_classifier);
     EXPECT_EQ(read_text(path), full);
     EXPECT_EQ(counts.rows, 700u);
     EXPECT_EQ(counts.resumed + counts.written, 700u);
@@ -262,7 +265,8 @@ TEST(BatchJob, SigkillThenResumeByteIdentical) {
     return testing::batch_sensitive_classifier(texts);
   };
   const std::string full_path = (dir / "full.jsonl").string();
-  run_job(input, full_path, OutputFormat::jsonl, false, options, testing::batch_sensitive_classifier);
+  run_job(input, full_path, OutputFormat::jsonl, false, options,
+          testing::batch_sensitive_classifier);
   const std::string full = read_text(full_path);
 
   const std::string path = (dir / "killed.jsonl").string();

@@ -1,7 +1,5 @@
 // The file job as a library call (refusal/job.h): what the CLI, Python and the distributed
 // adapters run.
-#include "refusal/job.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "refusal/error.h"
+#include "refusal/job.h"
 
 namespace refusal {
 namespace {
@@ -20,10 +19,10 @@ namespace fs = std::filesystem;
 const std::string kModel = "tests/data/models/random-roberta-tok";
 
 fs::path temp_dir() {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("refusal-job-" + std::to_string(::testing::UnitTest::GetInstance()
-                                                             ->current_test_info()
-                                                             ->line()));
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("refusal-job-" +
+       std::to_string(::testing::UnitTest::GetInstance()->current_test_info()->line()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -49,10 +48,13 @@ TEST(ClassifyJob, EveryRowGetsOneRecordInOrderAndABadRowItsError) {
   const fs::path dir = temp_dir();
   {
     std::ofstream in(dir / "in.jsonl");
-    in << R"({"id": 1, "text": "I'm sorry, but I can't help with that."})" << "\n"
-       << R"({"id": 2, "text": 3})" << "\n"
+    in << R"({"id": 1, "text": "I'm sorry, but I can't help with that."})"
+       << "\n"
+       << R"({"id": 2, "text": 3})"
+       << "\n"
        << "{\"id\": 3, \"text\": \"bad \xff utf-8\"}\n"
-       << R"({"id": 4, "text": "Sure, here is the recipe."})" << "\n";
+       << R"({"id": 4, "text": "Sure, here is the recipe."})"
+       << "\n";
   }
   FileJobOptions job;
   job.input = (dir / "in.jsonl").string();

@@ -43,7 +43,8 @@ inline std::vector<Json> length_classifier(std::span<const std::string_view> tex
 // (here on the batch size), so only identical batches give identical bytes.
 inline std::vector<Json> batch_sensitive_classifier(std::span<const std::string_view> texts) {
   auto out = length_classifier(texts);
-  for (auto& r : out) r["score"] = r["score"].get<double>() + 1e-9 * static_cast<double>(texts.size());
+  for (auto& r : out)
+    r["score"] = r["score"].get<double>() + 1e-9 * static_cast<double>(texts.size());
   return out;
 }
 

@@ -30,10 +30,10 @@ std::size_t row_count() {
 
 // 8 to 100 pseudo-random words, so the file compresses like real text rather than to nothing.
 std::string make_text(std::size_t row) {
-  static const char* const kWords[] = {"I",     "cannot", "help",   "with",  "that",  "sure",
-                                       "here",  "is",     "a",      "short", "story", "about",
-                                       "the",   "sea",    "sorry",  "but",   "policy", "recipe",
-                                       "for",   "bread",  "weather", "today", "é",     "世界"};
+  static const char* const kWords[] = {"I",    "cannot", "help",    "with",  "that",   "sure",
+                                       "here", "is",     "a",       "short", "story",  "about",
+                                       "the",  "sea",    "sorry",   "but",   "policy", "recipe",
+                                       "for",  "bread",  "weather", "today", "é",      "世界"};
   std::uint64_t state = row * 0x9E3779B97F4A7C15ull + 1;
   auto next = [&state] {
     state ^= state << 13;
@@ -111,10 +111,11 @@ TEST(BatchJobMemory, LargeGzipJsonlInBoundedMemory) {
   });
   const auto in_bytes = std::filesystem::file_size(input);
   const auto out_bytes = std::filesystem::file_size(output);
-  std::printf("rows %zu, input %.1f MiB gzip, output %.1f MiB; peak RSS %.1f MiB "
-              "(an empty child: %.1f MiB)\n",
-              rows, static_cast<double>(in_bytes) / 1048576.0,
-              static_cast<double>(out_bytes) / 1048576.0, peak, baseline);
+  std::printf(
+      "rows %zu, input %.1f MiB gzip, output %.1f MiB; peak RSS %.1f MiB "
+      "(an empty child: %.1f MiB)\n",
+      rows, static_cast<double>(in_bytes) / 1048576.0, static_cast<double>(out_bytes) / 1048576.0,
+      peak, baseline);
   EXPECT_GT(out_bytes, in_bytes);
   if (!kSanitized) {
     EXPECT_LT(peak, 200.0);

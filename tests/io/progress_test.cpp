@@ -50,9 +50,9 @@ TEST(Progress, DrawnDuringAJob) {
   JobOptions options;
   options.progress = ProgressMode::always;
   options.progress_fd = fds[1];
-  const auto counts = testing::run_job("tests/data/io/broken.jsonl", (dir / "o.jsonl").string(),
-                                       OutputFormat::jsonl, false, options,
-                                       testing::length_classifier);
+  const auto counts =
+      testing::run_job("tests/data/io/broken.jsonl", (dir / "o.jsonl").string(),
+                       OutputFormat::jsonl, false, options, testing::length_classifier);
   ::close(fds[1]);
   std::string got;
   char buffer[4096];

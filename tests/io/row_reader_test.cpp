@@ -17,8 +17,8 @@
 namespace refusal::io {
 namespace {
 
-using refusal::testing::TempDir;
 using refusal::testing::read_text;
+using refusal::testing::TempDir;
 using refusal::testing::write_text;
 using Json = nlohmann::ordered_json;
 
@@ -44,7 +44,8 @@ void expect_broken_jsonl(const std::vector<InputRow>& rows) {
   }
   EXPECT_EQ(*rows[0].text, "hello");
   EXPECT_EQ(rows[0].fields.dump(), R"({"id":1,"text":"hello","lang":"en"})");
-  EXPECT_EQ(rows[1].fields.dump(), R"({"id":2,"text":"I cannot help with that.","meta":{"a":[1,2.5]}})");
+  EXPECT_EQ(rows[1].fields.dump(),
+            R"({"id":2,"text":"I cannot help with that.","meta":{"a":[1,2.5]}})");
   EXPECT_EQ(rows[2].error, "line 3: empty line");
   EXPECT_EQ(rows[3].error, "line 4: field 'text' is not a string (number)");
   EXPECT_EQ(rows[3].fields.dump(), R"({"id":4,"text":12})");  // readable: passed through
@@ -55,7 +56,9 @@ void expect_broken_jsonl(const std::vector<InputRow>& rows) {
       << rows[6].error;
   EXPECT_EQ(rows[7].error, "line 8: not a JSON object (array)");
   EXPECT_EQ(rows[8].error, "line 9: field 'text' is not a string (null)");
-  EXPECT_EQ(*rows[9].text, "caf\xc3\xa9 \xc3\xbcn\xc3\xaf" "code");
+  EXPECT_EQ(*rows[9].text,
+            "caf\xc3\xa9 \xc3\xbcn\xc3\xaf"
+            "code");
   EXPECT_EQ(*rows[10].text, "last");  // no final newline
   std::size_t ok = 0;
   for (const auto& row : rows) {
@@ -65,7 +68,9 @@ void expect_broken_jsonl(const std::vector<InputRow>& rows) {
   EXPECT_EQ(ok, 4u);
 }
 
-TEST(RowReader, JsonlEveryBadRowAccounted) { expect_broken_jsonl(read_all(kData + "broken.jsonl")); }
+TEST(RowReader, JsonlEveryBadRowAccounted) {
+  expect_broken_jsonl(read_all(kData + "broken.jsonl"));
+}
 
 TEST(RowReader, JsonlGzipSameRows) {
   TempDir dir;

@@ -62,7 +62,8 @@ std::string load_error(const fs::path& folder) {
 }
 
 // Rewrites model.safetensors of `dir` after `edit` changes its tensor list.
-void edit_tensors(const fs::path& dir, const std::function<void(std::vector<model::TensorData>&)>& edit) {
+void edit_tensors(const fs::path& dir,
+                  const std::function<void(std::vector<model::TensorData>&)>& edit) {
   std::vector<model::TensorData> tensors;
   std::vector<std::vector<std::byte>> copies;
   copies.reserve(256);
@@ -134,10 +135,10 @@ TEST(Bert, ReportsWhatItLoaded) {
 // A bare BertModel (what all-MiniLM-L6-v2 is) loads for training but is no classifier.
 TEST(Bert, BareBertModelIsRefusedForClassification) {
   for (const char* folder : {"tiny-bert-base", "tiny-bert-base-prefixed"}) {
-    EXPECT_THAT(load_error(kModels / folder),
-                AllOf(HasSubstr(folder), HasSubstr("model.safetensors"),
-                      HasSubstr("a bare BertModel"), HasSubstr("no classification head"),
-                      HasSubstr("fine-tune it with refusal train")))
+    EXPECT_THAT(
+        load_error(kModels / folder),
+        AllOf(HasSubstr(folder), HasSubstr("model.safetensors"), HasSubstr("a bare BertModel"),
+              HasSubstr("no classification head"), HasSubstr("fine-tune it with refusal train")))
         << folder;
   }
 }
@@ -153,8 +154,8 @@ TEST(Bert, BareModelsWithAndWithoutPrefixBindTheSameEncoder) {
     const auto& a = bare.weights();
     const auto& b = full.weights();
     ASSERT_EQ(a.layers.size(), 2u);
-    EXPECT_TRUE(std::equal(a.word_embeddings.begin(), a.word_embeddings.end(),
-                           b.word_embeddings.begin()));
+    EXPECT_TRUE(
+        std::equal(a.word_embeddings.begin(), a.word_embeddings.end(), b.word_embeddings.begin()));
     EXPECT_TRUE(std::equal(a.layers[1].output.weight.begin(), a.layers[1].output.weight.end(),
                            b.layers[1].output.weight.begin()));
     ASSERT_FALSE(a.classifier_dense.weight.empty()) << "the pooler";
@@ -174,7 +175,9 @@ TEST(Bert, ClassifiesWithoutArchitecturesAndIgnoresThePositionIdsBuffer) {
   std::vector<std::int64_t> ids(512);
   for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int64_t>(i);
   edit_tensors(dir.path(), [&](auto& tensors) {
-    tensors.push_back({"bert.embeddings.position_ids", model::DType::I64, {1, 512},
+    tensors.push_back({"bert.embeddings.position_ids",
+                       model::DType::I64,
+                       {1, 512},
                        std::as_bytes(std::span<const std::int64_t>(ids))});
   });
   const Engine engine = Engine::load(dir.path().string(), {.threads = 2});
@@ -195,8 +198,8 @@ TEST(Bert, ErrorsNameTheFileAndTensor) {
   testing::copy_folder(kModels / "tiny-bert-f32", extra.path());
   static const std::vector<float> four(4, 0.0f);
   edit_tensors(extra.path(), [](auto& tensors) {
-    tensors.push_back({"cls.predictions.bias", model::DType::F32, {4},
-                       std::as_bytes(std::span(four))});
+    tensors.push_back(
+        {"cls.predictions.bias", model::DType::F32, {4}, std::as_bytes(std::span(four))});
   });
   EXPECT_THAT(load_error(extra.path()),
               AllOf(HasSubstr("unexpected tensor 'cls.predictions.bias'"),

@@ -60,13 +60,15 @@ class CorruptModel : public ::testing::Test {
   void write_raw(const std::string& bytes) { testing::write_text(weights(), bytes); }
   static std::string length_prefix(std::uint64_t n) {
     std::string s(8, '\0');
-    for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+      s[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
     return s;
   }
   std::string header() const {
     const std::string bytes = raw();
     std::uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+    for (int i = 7; i >= 0; --i)
+      n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
     return bytes.substr(8, n);
   }
   std::string data() const { return raw().substr(8 + header().size()); }
@@ -101,8 +103,8 @@ TEST_F(CorruptModel, MissingWeights) {
 
 TEST_F(CorruptModel, OnlyPytorchBin) {
   fs::rename(weights(), dir_ / "pytorch_model.bin");
-  EXPECT_THAT(load_error(), AllOf(HasSubstr("only pytorch_model.bin found"),
-                                  HasSubstr("save_pretrained")));
+  EXPECT_THAT(load_error(),
+              AllOf(HasSubstr("only pytorch_model.bin found"), HasSubstr("save_pretrained")));
 }
 
 TEST_F(CorruptModel, ConfigIsNotJson) {
@@ -129,8 +131,7 @@ TEST_F(CorruptModel, FieldOfTheWrongType) {
 
 TEST_F(CorruptModel, HeadsDoNotDivideHidden) {
   edit_config([](auto& c) { c["num_attention_heads"] = 5; });
-  EXPECT_THAT(load_error(),
-              HasSubstr("hidden_size 32 is not a multiple of num_attention_heads 5"));
+  EXPECT_THAT(load_error(), HasSubstr("hidden_size 32 is not a multiple of num_attention_heads 5"));
 }
 
 TEST_F(CorruptModel, UnsupportedActivation) {
@@ -145,9 +146,10 @@ TEST_F(CorruptModel, LabelMapsDisagree) {
 
 TEST_F(CorruptModel, ConfigContradictsWeightShapes) {
   edit_config([](auto& c) { c["vocab_size"] = 999; });
-  EXPECT_THAT(load_error(),
-              AllOf(HasSubstr("model.safetensors: tensor 'roberta.embeddings.word_embeddings.weight'"
-                              " has shape [1000, 32], but config.json implies [999, 32]")));
+  EXPECT_THAT(
+      load_error(),
+      AllOf(HasSubstr("model.safetensors: tensor 'roberta.embeddings.word_embeddings.weight'"
+                      " has shape [1000, 32], but config.json implies [999, 32]")));
 }
 
 TEST_F(CorruptModel, MoreLabelsThanTheHeadHas) {
@@ -182,8 +184,8 @@ TEST_F(CorruptModel, MissingTensor) {
 TEST_F(CorruptModel, UnexpectedTensor) {
   static const std::vector<float> extra(4, 0.0f);
   edit_tensors([](auto& tensors) {
-    tensors.push_back({"lm_head.dense.weight", model::DType::F32, {2, 2},
-                       std::as_bytes(std::span(extra))});
+    tensors.push_back(
+        {"lm_head.dense.weight", model::DType::F32, {2, 2}, std::as_bytes(std::span(extra))});
   });
   EXPECT_THAT(load_error(), AllOf(HasSubstr("unexpected tensor 'lm_head.dense.weight'"),
                                   HasSubstr("not part of RobertaForSequenceClassification")));
@@ -231,8 +233,8 @@ TEST_F(CorruptModel, OverlappingTensors) {
   h["classifier.dense.bias"]["shape"] = h["classifier.dense.weight"]["shape"];
   std::string text = h.dump();
   write_raw(length_prefix(text.size()) + text + data());
-  EXPECT_THAT(load_error(), AllOf(HasSubstr("corrupt safetensors header: tensors"),
-                                  HasSubstr("overlap")));
+  EXPECT_THAT(load_error(),
+              AllOf(HasSubstr("corrupt safetensors header: tensors"), HasSubstr("overlap")));
 }
 
 TEST_F(CorruptModel, OffsetsDisagreeWithShape) {

@@ -17,9 +17,7 @@ namespace {
 using Batch = std::vector<std::vector<std::int32_t>>;
 const std::filesystem::path kModels = "tests/data/models";
 
-Batch sequences_of(const nlohmann::json& vectors) {
-  return vectors.at("sequences").get<Batch>();
-}
+Batch sequences_of(const nlohmann::json& vectors) { return vectors.at("sequences").get<Batch>(); }
 
 // Largest |a - b| over every logit.
 double max_diff(const std::vector<Classification>& got, const nlohmann::json& expected) {
@@ -68,8 +66,8 @@ TEST_P(TinyFolder, MatchesTransformersInMixedBatchesAndAlone) {
     for (const auto& r : batched) {
       ASSERT_EQ(r.probabilities.size(), 2u);
       EXPECT_NEAR(r.probabilities[0] + r.probabilities[1], 1.0f, 1e-6f);
-      EXPECT_NEAR(r.probabilities[1] / r.probabilities[0],
-                  std::exp(r.logits[1] - r.logits[0]), 1e-4);
+      EXPECT_NEAR(r.probabilities[1] / r.probabilities[0], std::exp(r.logits[1] - r.logits[0]),
+                  1e-4);
     }
   }
 }
@@ -85,10 +83,10 @@ TEST(Engine, ReportsWhatItLoaded) {
   EXPECT_EQ(f32.weight_dtypes(), std::vector<std::string>{"F32"});
   // 1000·32 + 514·32 + 32 + 2·32 + 2·(4·(32·32 + 32) + 2·32 + 32·64 + 64 + 64·32 + 32 + 2·32)
   // + 32·32 + 32 + 2·32 + 2
-  EXPECT_EQ(f32.parameter_count(), 1000 * 32 + 514 * 32 + 32 + 64 +
-                                       2 * (4 * (32 * 32 + 32) + 64 + 32 * 64 + 64 + 64 * 32 +
-                                            32 + 64) +
-                                       32 * 32 + 32 + 2 * 32 + 2);
+  EXPECT_EQ(f32.parameter_count(),
+            1000 * 32 + 514 * 32 + 32 + 64 +
+                2 * (4 * (32 * 32 + 32) + 64 + 32 * 64 + 64 + 64 * 32 + 32 + 64) + 32 * 32 + 32 +
+                2 * 32 + 2);
   const Engine f16 = Engine::load((kModels / "tiny-roberta-f16").string());
   EXPECT_EQ(f16.weight_dtypes(), std::vector<std::string>{"F16"});
   EXPECT_GE(f16.threads(), 1);
@@ -197,10 +195,10 @@ TEST(EngineDtypes, LowerPrecisionsStayCloseToFp32) {
     double worst_prob = 0.0, worst_logit = 0.0;
     for (std::size_t s = 0; s < got.size(); ++s) {
       for (std::size_t j = 0; j < 2; ++j) {
-        worst_prob = std::max(worst_prob, static_cast<double>(std::abs(
-                                              got[s].probabilities[j] - want[s].probabilities[j])));
-        worst_logit = std::max(
-            worst_logit, static_cast<double>(std::abs(got[s].logits[j] - want[s].logits[j])));
+        worst_prob = std::max(worst_prob, static_cast<double>(std::abs(got[s].probabilities[j] -
+                                                                       want[s].probabilities[j])));
+        worst_logit = std::max(worst_logit,
+                               static_cast<double>(std::abs(got[s].logits[j] - want[s].logits[j])));
       }
     }
     std::printf("%s: max |dprob| %.3g, max |dlogit| %.3g vs fp32\n", dtype_name(d), worst_prob,

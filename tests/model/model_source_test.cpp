@@ -18,7 +18,8 @@ const std::string kRevision = "0123456789abcdef0123456789abcdef01234567";
 
 // Lays `folder` out as huggingface_hub does: blobs/ with the files, snapshots/REV/ with
 // relative symlinks to them, refs/main naming REV.
-fs::path make_cache_repo(const fs::path& cache, const std::string& repo_id, const fs::path& folder) {
+fs::path make_cache_repo(const fs::path& cache, const std::string& repo_id,
+                         const fs::path& folder) {
   std::string name = "models--" + repo_id;
   name.replace(name.find('/'), 1, "--");
   const fs::path repo = cache / name;
@@ -113,8 +114,8 @@ TEST(ModelSource, HfHomeFindsTheCache) {
   make_cache_repo(home / "hub", "org/model", kModels / "tiny-roberta-f32");
   unsetenv("HF_HUB_CACHE");
   ScopedEnv hf_home("HF_HOME", home.path().string());
-  EXPECT_EQ(resolve_model("org/model").folder, home / "hub" / "models--org--model" / "snapshots" /
-                                                   kRevision);
+  EXPECT_EQ(resolve_model("org/model").folder,
+            home / "hub" / "models--org--model" / "snapshots" / kRevision);
 }
 
 TEST(ModelSource, MissingHubIdSaysWhereItLookedAndHowToDownload) {
@@ -149,7 +150,8 @@ TEST(ModelSource, FindsTheTokenizerFilesBesideTheModel) {
   testing::TempDir dir;
   testing::copy_folder(kModels / "tiny-roberta-f32", dir.path());
   const fs::path tok = "tests/data/tokenizer/protectai-distilroberta-base-rejection-v1";
-  for (const char* f : {"tokenizer.json", "vocab.json", "merges.txt"}) fs::copy_file(tok / f, dir / f);
+  for (const char* f : {"tokenizer.json", "vocab.json", "merges.txt"})
+    fs::copy_file(tok / f, dir / f);
   const auto files = resolve_model(dir.path().string());
   EXPECT_EQ(files.tokenizer.tokenizer_json, dir / "tokenizer.json");
   EXPECT_EQ(files.tokenizer.vocab_json, dir / "vocab.json");

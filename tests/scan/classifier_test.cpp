@@ -4,14 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include "refusal/scanner_rules.h"
-#include "scan/python_emulation.h"
-#include "test_support.h"
-
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "refusal/scanner_rules.h"
+#include "scan/python_emulation.h"
+#include "test_support.h"
 
 namespace refusal {
 namespace {
@@ -51,8 +51,7 @@ TEST(Classifier, MatchesTheTransformersPipelineOnTheEvalSet) {
 TEST(Classifier, WindowsCoverTextBeyondTheTruncation) {
   const Classifier truncating = Classifier::load(kModel, {.threads = 1}, {.max_length = 16});
   const Classifier windowed = Classifier::load(
-      kModel, {.threads = 1},
-      {.long_text = LongTextMode::kWindows, .max_length = 16, .stride = 4});
+      kModel, {.threads = 1}, {.long_text = LongTextMode::kWindows, .max_length = 16, .stride = 4});
   std::string text;
   for (int i = 0; i < 20; ++i) text += "Here is a long and perfectly normal answer. ";
   text += "I'm sorry, but I can't help with that.";
@@ -67,13 +66,13 @@ TEST(Classifier, WindowsCoverTextBeyondTheTruncation) {
   EXPECT_GE(all.score, cut.score - 1e-6);
   // The evidence span is the deciding window's own text.
   EXPECT_LT(all.evidence.char_begin, all.evidence.char_end);
-  EXPECT_EQ(all.evidence.text, text.substr(all.evidence.char_begin,
-                                           all.evidence.char_end - all.evidence.char_begin));
+  EXPECT_EQ(all.evidence.text,
+            text.substr(all.evidence.char_begin, all.evidence.char_end - all.evidence.char_begin));
 }
 
 TEST(Classifier, SentenceModeScoresEachSentence) {
-  const Classifier by_sentence = Classifier::load(
-      kModel, {.threads = 1}, {.match = MatchMode::kSentence, .max_length = 128});
+  const Classifier by_sentence =
+      Classifier::load(kModel, {.threads = 1}, {.match = MatchMode::kSentence, .max_length = 128});
   const Classifier full = Classifier::load(kModel, {.threads = 1}, {.max_length = 128});
   const std::string text = "First sentence here. Second one, a bit longer! And a third?";
   const std::string_view view = text;

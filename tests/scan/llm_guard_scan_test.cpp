@@ -1,10 +1,10 @@
 // refusal::Classifier in LLM Guard mode against the real llm-guard 0.3.16 NoRefusal scanner
-// (tests/data/scan/llmguard-norefusal.jsonl.gz, made by scripts/vectors/make_llmguard_scan_vectors.py
-// on tests/data/models/random-roberta-tok): is_valid, risk_score (bit for bit, sign of zero
-// included), the score that decided, and in sentence mode the sentences fed to the model.
-// The vectors name each text by the shared data's file and line: eval/ texts are read from the
-// repository's copy of that file (data/eval/), the sampled train/ texts from
-// llmguard-norefusal.texts.jsonl.gz, the hand-written ones from the vector file itself.
+// (tests/data/scan/llmguard-norefusal.jsonl.gz, made by
+// scripts/vectors/make_llmguard_scan_vectors.py on tests/data/models/random-roberta-tok): is_valid,
+// risk_score (bit for bit, sign of zero included), the score that decided, and in sentence mode the
+// sentences fed to the model. The vectors name each text by the shared data's file and line: eval/
+// texts are read from the repository's copy of that file (data/eval/), the sampled train/ texts
+// from llmguard-norefusal.texts.jsonl.gz, the hand-written ones from the vector file itself.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -46,7 +46,7 @@ struct Row {
 };
 
 struct Vectors {
-  std::vector<std::string> texts;                 // by text index
+  std::vector<std::string> texts;                                   // by text index
   std::map<std::pair<std::string, double>, std::vector<Row>> runs;  // (match, threshold)
 };
 
@@ -153,8 +153,8 @@ Tally run(MatchMode mode, const std::string& match, double threshold) {
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const Row& r = rows[k];
     const Verdict& got = verdicts[k];
-    const std::string where = match + "@" + std::to_string(threshold) + " text " +
-                              std::to_string(r.index);
+    const std::string where =
+        match + "@" + std::to_string(threshold) + " text " + std::to_string(r.index);
     ++t.texts;
     t.invalid += !r.is_valid;
     t.model_inputs += r.pipeline.size();
@@ -170,8 +170,8 @@ Tally run(MatchMode mode, const std::string& match, double threshold) {
         std::signbit(got.risk_score) != std::signbit(want_risk) ||
         format_python_float(got.risk_score) != r.risk_repr) {
       ++t.risk_mismatch;
-      ADD_FAILURE() << where << ": risk " << format_python_float(got.risk_score)
-                    << ", llm-guard " << r.risk_repr;
+      ADD_FAILURE() << where << ": risk " << format_python_float(got.risk_score) << ", llm-guard "
+                    << r.risk_repr;
     }
     if (got.windows != r.pipeline.size()) {
       ++t.segment_count_mismatch;
@@ -214,9 +214,9 @@ Tally run(MatchMode mode, const std::string& match, double threshold) {
       "%s@%.2f: %zu texts (%zu truncated at 128 tokens), %zu model inputs, %zu invalid, %zu "
       "risk -0.0 | mismatches: is_valid %zu, risk %zu, score %zu, sentences %zu, counts %zu, "
       "labels %zu | max |p - pipeline| %.3g\n",
-      match.c_str(), threshold, t.texts, t.long_texts, t.model_inputs, t.invalid,
-      t.negative_zero, t.is_valid_mismatch, t.risk_mismatch, t.score_mismatch,
-      t.sentence_mismatch, t.segment_count_mismatch, t.label_mismatch, t.worst_probability);
+      match.c_str(), threshold, t.texts, t.long_texts, t.model_inputs, t.invalid, t.negative_zero,
+      t.is_valid_mismatch, t.risk_mismatch, t.score_mismatch, t.sentence_mismatch,
+      t.segment_count_mismatch, t.label_mismatch, t.worst_probability);
   return t;
 }
 

@@ -112,8 +112,7 @@ TEST(ScanNoRefusalLight, MatchesScan) {
     const auto got = no_refusal_light(row.at("text").get<std::string>());
     EXPECT_EQ(got.is_valid, want.at("is_valid").get<bool>()) << row.at("source");
     EXPECT_EQ(format_python_float(got.risk_score), want.at("risk_score").get<std::string>());
-    EXPECT_EQ(got.matched, want.at("matched").get<std::vector<std::string>>())
-        << row.at("source");
+    EXPECT_EQ(got.matched, want.at("matched").get<std::vector<std::string>>()) << row.at("source");
     hits += got.is_valid ? 0 : 1;
   }
   std::cout << "NoRefusalLight: " << rows.size() << " texts, " << hits << " flagged\n";
@@ -130,7 +129,7 @@ TEST(ScanPython, StripAndLower) {
   EXPECT_EQ(python_strip("\x1c\xC2\xA0 hi \xE3\x80\x80\n"), "hi");
   EXPECT_TRUE(python_isspace_only("\xE2\x80\xA8\x1f"));
   EXPECT_FALSE(python_isspace_only("\xE2\x80\x8B"));  // ZERO WIDTH SPACE is not whitespace
-  EXPECT_EQ(python_lower("\xC4\xB0"), "i\xCC\x87");    // U+0130 -> i + U+0307
+  EXPECT_EQ(python_lower("\xC4\xB0"), "i\xCC\x87");   // U+0130 -> i + U+0307
   EXPECT_EQ(python_lower("\xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3"), "\xCE\xBF\xCE\xB4\xCE\xBF\xCF\x82");
 }
 

@@ -45,8 +45,8 @@ void check_variant(const std::string& version, PunktVariant variant) {
     if (got_text != expected) {
       ++mismatched;
       ADD_FAILURE() << row.at("source") << " nltk " << version << "\n text: " << text
-                    << "\n expected " << nlohmann::json(expected).dump()
-                    << "\n got      " << nlohmann::json(got_text).dump();
+                    << "\n expected " << nlohmann::json(expected).dump() << "\n got      "
+                    << nlohmann::json(got_text).dump();
     }
   }
   EXPECT_EQ(mismatched, 0u) << "of " << checked;

@@ -1,5 +1,5 @@
-// Reading the gzip reference vectors under tests/data/scan (made by scripts/vectors/make_scan_vectors.py);
-// JSONL files through testing::read_jsonl (test_support.h).
+// Reading the gzip reference vectors under tests/data/scan (made by
+// scripts/vectors/make_scan_vectors.py); JSONL files through testing::read_jsonl (test_support.h).
 #pragma once
 
 #include <cmath>

@@ -7,6 +7,8 @@
 //  - TEI /predict: shapes, orders, f32 forms and errors from TEI's router source.
 //  - /v1/classify: the records `refusal classify` writes, byte for byte.
 //  - limits: auth, oversize bodies and texts, 429 when the queue is full, 408, slow clients.
+#include "server/server.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -23,12 +25,11 @@
 
 #include "refusal/classifier.h"
 #include "refusal/engine.h"
-#include "refusal/scanner_rules.h"
 #include "refusal/model.h"
+#include "refusal/scanner_rules.h"
 #include "refusal/tokenizer.h"
 #include "scan/python_emulation.h"
 #include "server/json_text.h"
-#include "server/server.h"
 #include "test_support.h"
 
 namespace refusal::server {
@@ -89,12 +90,18 @@ std::string base64_decode(const std::string& in) {
   int val = 0, bits = -8;
   for (unsigned char c : in) {
     int d;
-    if (c >= 'A' && c <= 'Z') d = c - 'A';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') d = c - '0' + 52;
-    else if (c == '+') d = 62;
-    else if (c == '/') d = 63;
-    else continue;
+    if (c >= 'A' && c <= 'Z')
+      d = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      d = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      d = c - '0' + 52;
+    else if (c == '+')
+      d = 62;
+    else if (c == '/')
+      d = 63;
+    else
+      continue;
     val = (val << 6) + d;
     bits += 6;
     if (bits >= 0) {
@@ -139,8 +146,7 @@ TEST(LlmGuardApi, AnswersEveryRecordedCaseLikeTheReference) {
     const bool auth = !c["auth_token"].is_null();
     std::vector<std::string> scanners = {"NoRefusal"};
     if (c.contains("scanners")) scanners = c["scanners"].get<std::vector<std::string>>();
-    std::string key =
-        std::to_string(threshold) + (auth ? "a" : "") + (timeout_case ? "t" : "");
+    std::string key = std::to_string(threshold) + (auth ? "a" : "") + (timeout_case ? "t" : "");
     for (const auto& n : scanners) key += "|" + n;
     if (!servers.count(key)) {
       ServerConfig config;
@@ -161,14 +167,16 @@ TEST(LlmGuardApi, AnswersEveryRecordedCaseLikeTheReference) {
       }
     }
     std::string body;
-    if (c.contains("body_base64")) body = base64_decode(c["body_base64"]);
-    else if (!c["body"].is_null()) body = c["body"];
+    if (c.contains("body_base64"))
+      body = base64_decode(c["body_base64"]);
+    else if (!c["body"].is_null())
+      body = c["body"];
     if (content_type.empty() && c["method"] == "POST" && !body.empty()) {
-      const auto [status, got] = raw_request(
-          servers[key]->port(), "POST " + c["path"].get<std::string>() +
-                                    " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                                    "Content-Length: " + std::to_string(body.size()) +
-                                    "\r\n\r\n" + body);
+      const auto [status, got] =
+          raw_request(servers[key]->port(), "POST " + c["path"].get<std::string>() +
+                                                " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                                "Content-Length: " +
+                                                std::to_string(body.size()) + "\r\n\r\n" + body);
       EXPECT_EQ(status, c["status"].get<int>());
       EXPECT_EQ(got, c["response"].get<std::string>());
       ++checked;
@@ -210,8 +218,8 @@ TEST(LlmGuardApi, AcceptsEveryConfiguredKey) {
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, R"({"is_valid":true,"scanners":{"NoRefusal":-1.0}})");
   }
-  auto r = cli.Post("/scan/output", {{"Authorization", "Bearer k3"}}, R"({"prompt":"p","output":""})",
-                    "application/json");
+  auto r = cli.Post("/scan/output", {{"Authorization", "Bearer k3"}},
+                    R"({"prompt":"p","output":""})", "application/json");
   EXPECT_EQ(r->status, 401);
   EXPECT_EQ(r->body, R"({"message":"Invalid API key","details":null})");
 }
@@ -224,8 +232,9 @@ TEST(LlmGuardApi, FailFastStopsAtTheFirstInvalidScanner) {
   const std::string body = R"({"prompt":"p","output":"I'm sorry, I can't."})";
   auto r = s.client().Post("/analyze/output", body, "application/json");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->body,
-            R"({"is_valid":false,"scanners":{"NoRefusalLight":1.0},"sanitized_output":"I'm sorry, I can't."})");
+  EXPECT_EQ(
+      r->body,
+      R"({"is_valid":false,"scanners":{"NoRefusalLight":1.0},"sanitized_output":"I'm sorry, I can't."})");
   r = s.client().Post("/scan/output", body, "application/json");
   EXPECT_EQ(r->body, R"({"is_valid":false,"scanners":{"NoRefusalLight":1.0}})");
 }
@@ -282,8 +291,9 @@ TEST(Limits, TooLongTextIsAValidationError) {
                            "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 422);
-  EXPECT_EQ(r->body,
-            R"({"message":"Validation failed","details":[{"type":"string_too_long","loc":["body","output"],"msg":"String should have at most 10 characters","input":"ééééééééééé","ctx":{"max_length":10}}]})");
+  EXPECT_EQ(
+      r->body,
+      R"({"message":"Validation failed","details":[{"type":"string_too_long","loc":["body","output"],"msg":"String should have at most 10 characters","input":"ééééééééééé","ctx":{"max_length":10}}]})");
 }
 
 TEST(Limits, FullQueueIs429WithRetryAfter) {
@@ -418,9 +428,10 @@ TEST(TeiApi, LongInputsTruncateOrFailLikeTei) {
   ASSERT_GT(all.size(), 512u);
   auto r = cli.Post("/predict", json{{"inputs", text}}.dump(), "application/json");
   EXPECT_EQ(r->status, 413);
-  EXPECT_EQ(r->body, "{\"error\":\"Input validation error: `inputs` must have less than 512 "
-                     "tokens. Given: " + std::to_string(all.size()) +
-                         "\",\"error_type\":\"validation\"}");
+  EXPECT_EQ(r->body,
+            "{\"error\":\"Input validation error: `inputs` must have less than 512 "
+            "tokens. Given: " +
+                std::to_string(all.size()) + "\",\"error_type\":\"validation\"}");
   r = cli.Post("/predict", json{{"inputs", text}, {"truncate", true}}.dump(), "application/json");
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, expected_predictions(ids_of(text, 512), false));
@@ -444,8 +455,9 @@ TEST(TeiApi, ErrorsInTeisShapes) {
             R"({"error":"batch size 3 > maximum allowed batch size 2","error_type":"validation"})");
   r = cli.Post("/predict", R"({"inputs":""})", "application/json");
   EXPECT_EQ(r->status, 413);
-  EXPECT_EQ(r->body,
-            R"({"error":"Input validation error: `inputs` cannot be empty","error_type":"validation"})");
+  EXPECT_EQ(
+      r->body,
+      R"({"error":"Input validation error: `inputs` cannot be empty","error_type":"validation"})");
   r = cli.Post("/predict", R"({"input":"a"})", "application/json");
   EXPECT_EQ(r->status, 422);
   r = cli.Post("/predict", R"({"inputs":[]})", "application/json");

@@ -57,15 +57,13 @@ TEST(WebPage, FlagsTheRefusalSentenceInAHeadlessBrowser) {
                           "/ui?threshold=0.4&text=Great%20question!%20I%20cannot%20help%20with%20"
                           "that%20request.%20Here%20are%20some%20safer%20alternatives%20you%20"
                           "could%20try.";
-  const std::string dom =
-      run(browser + " --headless --no-sandbox --disable-gpu --user-data-dir=" +
-          profile.path().string() + " --virtual-time-budget=10000 --dump-dom '" + url +
-          "' 2>/dev/null");
+  const std::string dom = run(browser + " --headless --no-sandbox --disable-gpu --user-data-dir=" +
+                              profile.path().string() +
+                              " --virtual-time-budget=10000 --dump-dom '" + url + "' 2>/dev/null");
   server.stop();
   t.join();
   ASSERT_NE(dom.find("<textarea"), std::string::npos) << dom;
-  EXPECT_NE(dom.find("<div id=\"verdict\" class=\"refusal\">Refusal (score 0.4"),
-            std::string::npos)
+  EXPECT_NE(dom.find("<div id=\"verdict\" class=\"refusal\">Refusal (score 0.4"), std::string::npos)
       << dom;
   EXPECT_NE(dom.find("<span class=\"s flag\" title=\"score 0.432\">I cannot help with that "
                      "request.</span>"),

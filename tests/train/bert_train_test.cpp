@@ -51,8 +51,9 @@ TEST(BertInit, BareBertModelGetsAHeadLikeTransformers) {
     const auto fresh = load_params(params, {kModels / folder / "model.safetensors"}, &config, 42);
     EXPECT_EQ(fresh, (std::vector<std::string>{"classifier.weight", "classifier.bias"})) << folder;
     // The pooler and the encoder come from the checkpoint...
-    EXPECT_EQ(param_values(params, "bert.pooler.dense.weight"),
-              tensor_values(kModels / "tiny-bert-f32/model.safetensors", "bert.pooler.dense.weight"));
+    EXPECT_EQ(
+        param_values(params, "bert.pooler.dense.weight"),
+        tensor_values(kModels / "tiny-bert-f32/model.safetensors", "bert.pooler.dense.weight"));
     EXPECT_EQ(param_values(params, "bert.encoder.layer.1.output.dense.weight"),
               tensor_values(kModels / "tiny-bert-f32/model.safetensors",
                             "bert.encoder.layer.1.output.dense.weight"));
@@ -78,7 +79,8 @@ TEST(BertInit, BareBertModelGetsAHeadLikeTransformers) {
   // A classifier folder needs nothing new.
   const auto config = load_train_config(kModels / "tiny-bert-f32/config.json");
   auto params = Params::layout(config.model);
-  EXPECT_TRUE(load_params(params, {kModels / "tiny-bert-f32/model.safetensors"}, &config, 1).empty());
+  EXPECT_TRUE(
+      load_params(params, {kModels / "tiny-bert-f32/model.safetensors"}, &config, 1).empty());
 }
 
 // --config: a fresh BERT is initialised like transformers' _init_weights (the word
@@ -135,8 +137,8 @@ TEST(BertInit, BareRobertaModelGetsAHeadToo) {
     for (const auto& [name, t] : file.tensors()) {
       if (name.rfind("classifier.", 0) == 0) continue;
       copies.emplace_back(t.data.begin(), t.data.end());
-      tensors.push_back({name.substr(std::string("roberta.").size()), t.dtype, t.shape,
-                         copies.back()});
+      tensors.push_back(
+          {name.substr(std::string("roberta.").size()), t.dtype, t.shape, copies.back()});
     }
     model::write_safetensors(dir / "w.safetensors", tensors);
   }
@@ -150,9 +152,9 @@ TEST(BertInit, BareRobertaModelGetsAHeadToo) {
   const auto config = load_train_config(dir / "config.json");
   auto params = Params::layout(config.model);
   const auto fresh = load_params(params, {dir / "model.safetensors"}, &config, 5);
-  EXPECT_EQ(fresh, (std::vector<std::string>{"classifier.dense.weight", "classifier.dense.bias",
-                                             "classifier.out_proj.weight",
-                                             "classifier.out_proj.bias"}));
+  EXPECT_EQ(fresh,
+            (std::vector<std::string>{"classifier.dense.weight", "classifier.dense.bias",
+                                      "classifier.out_proj.weight", "classifier.out_proj.bias"}));
   EXPECT_EQ(param_values(params, "roberta.encoder.layer.0.attention.self.key.weight"),
             tensor_values(kModels / "tiny-roberta-f32/model.safetensors",
                           "roberta.encoder.layer.0.attention.self.key.weight"));
@@ -192,9 +194,10 @@ TEST(BertTrainer, SavedFolderMatchesTransformers) {
 // and F16, with the tokenizer files, tokenizer.json's truncation and padding set to null.
 TEST(BertTrainer, SavesAStandardFolder) {
   testing::TempDir tok;
-  testing::write_text(tok / "tokenizer.json",
-                      R"({"version": "1.0", "truncation": {"max_length": 128, "strategy": "LongestFirst", "stride": 0},)"
-                      R"( "padding": {"strategy": {"Fixed": 128}, "pad_id": 0}, "model": {"type": "WordPiece", "vocab": {"[PAD]": 0, "b": 2, "a": 1}}})");
+  testing::write_text(
+      tok / "tokenizer.json",
+      R"({"version": "1.0", "truncation": {"max_length": 128, "strategy": "LongestFirst", "stride": 0},)"
+      R"( "padding": {"strategy": {"Fixed": 128}, "pad_id": 0}, "model": {"type": "WordPiece", "vocab": {"[PAD]": 0, "b": 2, "a": 1}}})");
   testing::write_text(tok / "vocab.txt", "[PAD]\na\nb\n");
   testing::write_text(tok / "tokenizer_config.json", R"({"tokenizer_class": "BertTokenizer"})");
   testing::write_text(tok / "special_tokens_map.json", R"({"pad_token": "[PAD]"})");
@@ -260,10 +263,10 @@ TEST(BertTrainer, DropoutGradientsMatchFiniteDifferences) {
   std::vector<float> grad(m.params().data.size(), 0.0f);
   m.backward(1.0f, grad, pool);
   int checked = 0;
-  for (const char* name : {"classifier.weight", "bert.pooler.dense.weight",
-                           "bert.encoder.layer.1.output.dense.bias",
-                           "bert.embeddings.token_type_embeddings.weight",
-                           "bert.embeddings.position_embeddings.weight"}) {
+  for (const char* name :
+       {"classifier.weight", "bert.pooler.dense.weight", "bert.encoder.layer.1.output.dense.bias",
+        "bert.embeddings.token_type_embeddings.weight",
+        "bert.embeddings.position_embeddings.weight"}) {
     const auto& t = m.params().tensor(name);
     // The element with the largest gradient: finite differences in fp32 need a big signal.
     std::size_t best = 0;

@@ -1,5 +1,7 @@
 // The optimizer loop against transformers (AdamW, linear schedule, clipping: the steps
 // scripts/vectors/make_train_vectors.py recorded), exact resume, and saving a model folder.
+#include "train/trainer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include "refusal/engine.h"
 #include "train/optimizer.h"
 #include "train/tiny_runs.h"
-#include "train/trainer.h"
 
 namespace refusal::train {
 namespace {
@@ -20,7 +21,8 @@ using tiny::toy_data;
 const fs::path kModel = tiny::kRobertaModel;
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("refusal-train-" + name + "-" + std::to_string(::getpid()));
+  const fs::path p =
+      fs::temp_directory_path() / ("refusal-train-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -146,7 +148,8 @@ TEST(Trainer, SavedFolderLoadsInEngine) {
     const auto theirs = engine.classify(batch);
     const double tol = dtype == "f32" ? 1e-4 : 2e-2;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      for (std::size_t k = 0; k < 2; ++k) EXPECT_NEAR(theirs[i].logits[k], ours.logits[i * 2 + k], tol);
+      for (std::size_t k = 0; k < 2; ++k)
+        EXPECT_NEAR(theirs[i].logits[k], ours.logits[i * 2 + k], tol);
     }
   }
   fs::remove_all(dir);
@@ -169,7 +172,8 @@ TEST(Trainer, SavedFolderMatchesTransformers) {
   for (std::size_t i = 0; i < seqs.size(); ++i) {
     for (std::size_t k = 0; k < 2; ++k) {
       worst_engine = std::max(worst_engine, std::abs(ours[i].logits[k] - ref[i][k]));
-      worst_retrained = std::max(worst_retrained, std::abs(retrained.logits[i * 2 + k] - ref[i][k]));
+      worst_retrained =
+          std::max(worst_retrained, std::abs(retrained.logits[i * 2 + k] - ref[i][k]));
     }
   }
   std::printf("max |logit - transformers|: engine %.3g, retrained %.3g\n", worst_engine,
