@@ -203,6 +203,38 @@ TEST(RowReader, OverlongRecordIsABadRowNotAMemoryHog) {
   EXPECT_EQ(rows[2].line, 3u);
 }
 
+TEST(RowReader, DeeplyNestedRecordIsABadRowNotAStackOverflow) {
+  // Writing a record back recurses once per level: 1,000 levels pass through, a 4 MiB line of
+  // '[' (far past what the stack holds) is a bad row, brackets inside strings do not count.
+  TempDir dir;
+  const auto nested = [](std::size_t depth) {
+    return "{\"text\":\"t [[{\",\"x\":" + std::string(depth - 1, '[') +
+           std::string(depth - 1, ']') + "}";
+  };
+  write_text(dir / "a.jsonl", nested(1000) + "\n" + nested(1001) + "\n" +
+                                  std::string(4u << 20, '[') + "\n{\"text\":\"b\"}\n");
+  const auto rows = read_all((dir / "a.jsonl").string());
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_TRUE(rows[0].ok()) << rows[0].error;
+  EXPECT_EQ(rows[0].fields.dump(), nested(1000));
+  EXPECT_EQ(rows[1].error, "line 2: nested deeper than 1000 levels at byte 1020");
+  EXPECT_EQ(rows[2].error, "line 3: nested deeper than 1000 levels at byte 1001");
+  EXPECT_EQ(*rows[3].text, "b");
+}
+
+TEST(RowReader, NumberBeyondADoubleIsABadRowNotTheEndOfTheJob) {
+  // nlohmann throws out_of_range (not parse_error) for 1e400: once that escaped the reader and
+  // ended the whole job as an internal error.
+  TempDir dir;
+  write_text(dir / "a.jsonl", "{\"text\":\"a\",\"n\":1e400}\n{\"text\":\"b\",\"n\":-1e999}\n"
+                              "{\"text\":\"c\",\"n\":1e308}\n");
+  const auto rows = read_all((dir / "a.jsonl").string());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].error, "line 1: invalid JSON: number overflow parsing '1e400'");
+  EXPECT_EQ(rows[1].error, "line 2: invalid JSON: number overflow parsing '-1e999'");
+  EXPECT_EQ(*rows[2].text, "c");
+}
+
 TEST(RowReader, FormatOverrideAndNames) {
   EXPECT_EQ(format_from_path("a.JSONL.gz"), InputFormat::jsonl);
   EXPECT_EQ(format_from_path("a.csv.gz"), InputFormat::csv);
