@@ -68,9 +68,10 @@ std::string too_long_message(std::size_t limit) {
 
 // The reason of a nlohmann error, without its "[json.exception...] " and "parse error at ...: "
 // prefixes: "syntax error while parsing value - invalid literal; last read: 'x'", "number
-// overflow parsing '1e400'".
+// overflow parsing '1e400'". Repaired to valid UTF-8: "last read" may end inside a character,
+// and the error goes into the output record.
 std::string json_reason(const nlohmann::json::exception& e) {
-  std::string what = e.what();
+  std::string what = base::repair_utf8(e.what());
   if (const auto bracket = what.find("] "); what.rfind("[json.exception.", 0) == 0 &&
                                             bracket != std::string::npos) {
     what.erase(0, bracket + 2);

@@ -10,6 +10,7 @@
 
 #include "io/byte_source.h"
 #include "io/csv.h"
+#include "io/record_writer.h"
 #include "io/io_test_support.h"
 #include "refusal/error.h"
 #include "test_support.h"
@@ -233,6 +234,23 @@ TEST(RowReader, NumberBeyondADoubleIsABadRowNotTheEndOfTheJob) {
   EXPECT_EQ(rows[0].error, "line 1: invalid JSON: number overflow parsing '1e400'");
   EXPECT_EQ(rows[1].error, "line 2: invalid JSON: number overflow parsing '-1e999'");
   EXPECT_EQ(*rows[2].text, "c");
+}
+
+TEST(RowReader, ErrorQuotingHalfACharacterIsWrittenNotFatal) {
+  // Found by fuzz_rows: `"id":é` is an invalid literal whose "last read" is the first byte of
+  // é alone; that error made the JSONL writer throw, ending the whole job ("internal error",
+  // exit 2). The reason is repaired to valid UTF-8 and the bad row written like any other.
+  TempDir dir;
+  write_text(dir / "a.jsonl", "{\"text\":\"a\",\"id\":\xc3\xa9}\n{\"text\":\"b\"}\n");
+  const auto rows = read_all((dir / "a.jsonl").string());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].error.rfind("line 1: invalid JSON at byte 18: syntax error", 0), 0u)
+      << rows[0].error;
+  EXPECT_NE(rows[0].error.find("last read: '\xef\xbf\xbd'"), std::string::npos) << rows[0].error;
+  std::string out;
+  make_writer(OutputFormat::jsonl, {})->append(rows[0], nullptr, out);
+  EXPECT_EQ(out.rfind("{\"error\":\"line 1: invalid JSON", 0), 0u) << out;
+  EXPECT_EQ(*rows[1].text, "b");
 }
 
 TEST(RowReader, FormatOverrideAndNames) {
