@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh clone: installs what it needs, checks the C/C++ formatting
 # (scripts/check-format.sh), then builds and tests the release build and the ASan + UBSan build,
 # the Python package's tests (pip install . into .venv-py, pytest), and a 30 s libFuzzer pass on
-# the tokenizer. This is what CI runs (.ci/run).
+# each parser of untrusted bytes (fuzz/, two at a time). This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -22,7 +22,7 @@ done
 echo "== python: pip install . and pytest (scripts/test-python.sh)"
 REFUSAL_CLI="$PWD/build/release/refusal" bash scripts/test-python.sh
 
-echo "== fuzz: 30 s on the tokenizer (clang, ASan + UBSan)"
+echo "== fuzz: 30 s on each libFuzzer target, $jobs at a time (clang, ASan + UBSan)"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_tokenizer -j "$jobs"
-ctest --test-dir build/fuzz -L fuzz --output-on-failure
+cmake --build --preset fuzz --target fuzz_all -j "$jobs"
+ctest --test-dir build/fuzz -L fuzz -j "$jobs" --output-on-failure

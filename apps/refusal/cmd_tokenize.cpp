@@ -85,6 +85,8 @@ class Run {
     } catch (const nlohmann::json::parse_error& e) {
       throw Error(where + ": invalid JSON at byte " + std::to_string(e.byte) + " (" + e.what() +
                   ")");
+    } catch (const nlohmann::json::exception& e) {  // a number beyond a double: 1e400
+      throw Error(where + ": invalid JSON (" + std::string(e.what()) + ")");
     }
     if (!j.is_object() || !j.contains(o_.field) || !j[o_.field].is_string()) {
       throw Error(where + ": no string field \"" + o_.field + "\"");

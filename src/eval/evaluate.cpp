@@ -321,7 +321,8 @@ std::string evaluate(const Dataset& data, const std::vector<SystemScores>& syste
       std::map<std::string, bool> names;
       for (std::size_t i : scored) names[value(data.rows[i])] = true;
       ordered_json groups = ordered_json::array();
-      for (const auto& [name, unused] : names) {
+      for (const auto& entry : names) {
+        const std::string& name = entry.first;  // clang 14 cannot capture a structured binding
         const auto [gs, gl] = gather([&](const LabeledRow& r) { return value(r) == name; });
         ordered_json g;
         g["name"] = name.empty() ? "(none)" : name;

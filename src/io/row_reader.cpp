@@ -33,17 +33,53 @@ std::string utf8_problem(std::string_view s) {
   return bad ? "invalid UTF-8 at byte " + std::to_string(*bad + 1) : std::string();
 }
 
+// Deepest nesting of arrays and objects a JSONL record may have. Writing a record back (and
+// copying it) recurses once per level: a 32 MiB line of '[' must be a bad row, not a stack
+// overflow. Python's json stops near the same depth (its recursion limit, 1,000).
+constexpr std::size_t kMaxJsonDepth = 1000;
+
+// The 1-based byte where `json` opens its (kMaxJsonDepth + 1)-th nested level, or 0. Brackets
+// inside strings do not count.
+std::size_t too_deep_at(std::string_view json) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return i + 1;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return 0;
+}
+
 std::string too_long_message(std::size_t limit) {
   return "record longer than " + std::to_string(limit) + " bytes";
 }
 
-// The reason of a nlohmann parse error, without its "[json.exception...] parse error at ...:"
-// prefix: "syntax error while parsing value - invalid literal; last read: 'x'".
-std::string json_reason(const nlohmann::json::parse_error& e) {
-  const std::string what = e.what();
-  const auto at = what.find("parse error");
-  const auto colon = what.find(": ", at == std::string::npos ? 0 : at);
-  return colon == std::string::npos ? what : what.substr(colon + 2);
+// The reason of a nlohmann error, without its "[json.exception...] " and "parse error at ...: "
+// prefixes: "syntax error while parsing value - invalid literal; last read: 'x'", "number
+// overflow parsing '1e400'". Repaired to valid UTF-8: "last read" may end inside a character,
+// and the error goes into the output record.
+std::string json_reason(const nlohmann::json::exception& e) {
+  std::string what = base::repair_utf8(e.what());
+  if (const auto bracket = what.find("] "); what.rfind("[json.exception.", 0) == 0 &&
+                                            bracket != std::string::npos) {
+    what.erase(0, bracket + 2);
+  }
+  if (what.rfind("parse error", 0) == 0) {
+    if (const auto colon = what.find(": "); colon != std::string::npos) what.erase(0, colon + 2);
+  }
+  return what;
 }
 
 // Base for the readers over a ByteSource.
@@ -88,12 +124,19 @@ class JsonlReader : public StreamReader {
     if (too_long) return fail(row, too_long_message(options_.max_record_bytes)), true;
     if (is_blank(buffer_)) return fail(row, "empty line"), true;
     if (const auto bad = utf8_problem(buffer_); !bad.empty()) return fail(row, bad), true;
+    if (const std::size_t at = too_deep_at(buffer_); at != 0) {
+      return fail(row, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels at byte " +
+                           std::to_string(at)),
+             true;
+    }
     Json record;
     try {
       record = Json::parse(buffer_);
     } catch (const nlohmann::json::parse_error& e) {
       return fail(row, "invalid JSON at byte " + std::to_string(e.byte) + ": " + json_reason(e)),
              true;
+    } catch (const nlohmann::json::exception& e) {  // a number beyond a double: 1e400
+      return fail(row, "invalid JSON: " + json_reason(e)), true;
     }
     if (!record.is_object()) {
       return fail(row, std::string("not a JSON object (") + record.type_name() + ")"), true;

@@ -23,6 +23,8 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(path.string() + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
                 e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond a double: 1e400
+    throw Error(path.string() + ": invalid JSON: " + e.what());
   }
 }
 
@@ -31,6 +33,10 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
 namespace {
 
 using nlohmann::json;
+
+// Most labels a config may have (a classification head of 100,000 classes is far beyond any
+// refusal classifier, yet small enough that naming them costs nothing).
+constexpr int kMaxLabels = 100'000;
 
 class ConfigReader {
  public:
@@ -44,8 +50,8 @@ class ConfigReader {
     return doc_.contains(field) && !doc_.at(field).is_null();
   }
 
-  int integer(const std::string& field, std::optional<int> fallback = std::nullopt,
-              int min = 1) const {
+  int integer(const std::string& field, std::optional<int> fallback = std::nullopt, int min = 1,
+              int max = 1'000'000'000) const {
     if (!has(field)) {
       if (fallback) return *fallback;
       fail(field, "missing");
@@ -53,9 +59,9 @@ class ConfigReader {
     const json& v = doc_.at(field);
     if (!v.is_number_integer()) fail(field, "expected an integer, got " + v.dump());
     const auto value = v.get<long long>();
-    if (value < min || value > 1'000'000'000) {
-      fail(field,
-           "value " + std::to_string(value) + " out of range (min " + std::to_string(min) + ")");
+    if (value < min || value > max) {
+      fail(field, "value " + std::to_string(value) + " out of range (min " + std::to_string(min) +
+                      ", max " + std::to_string(max) + ")");
     }
     return static_cast<int>(value);
   }
@@ -112,11 +118,13 @@ std::vector<std::string> read_labels(const ConfigReader& r) {
       labels.push_back(name);
     }
   } else {
-    // transformers' default: num_labels (2) labels named LABEL_i.
-    const int n = r.integer("num_labels", 2);
+    // transformers' default: num_labels (2) labels named LABEL_i. Capped, as the names are
+    // made here: a config of a few bytes must not ask for a billion of them.
+    const int n = r.integer("num_labels", 2, 1, kMaxLabels);
     for (int i = 0; i < n; ++i) labels.push_back("LABEL_" + std::to_string(i));
   }
-  if (r.has("num_labels") && r.integer("num_labels") != static_cast<int>(labels.size())) {
+  if (r.has("num_labels") &&
+      r.integer("num_labels", std::nullopt, 1, kMaxLabels) != static_cast<int>(labels.size())) {
     r.fail("num_labels", "says " + std::to_string(r.integer("num_labels")) + " but id2label has " +
                              std::to_string(labels.size()) + " labels");
   }

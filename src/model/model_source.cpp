@@ -59,6 +59,60 @@ bool looks_like_cache_repo(const fs::path& dir) {
   return fs::is_directory(dir / "snapshots") && dir.filename().string().rfind("models--", 0) == 0;
 }
 
+// Both canonical: `path` is `root` or below it.
+bool is_within(const fs::path& path, const fs::path& root) {
+  auto p = path.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
+    if (p == path.end() || *p != *r) return false;
+  }
+  return true;
+}
+
+// Where a shard named by model.safetensors.index.json may be: inside the model folder, also
+// once symlinks are followed. A Hugging Face cache snapshot's files are links into the repo's
+// blobs/ folder (models--ORG--NAME/snapshots/REV/x -> ../../blobs/HASH): that folder too.
+std::vector<fs::path> shard_roots(const fs::path& folder) {
+  std::vector<fs::path> roots;
+  std::error_code ec;
+  const fs::path canonical = fs::canonical(folder, ec);
+  if (ec) return {folder.lexically_normal()};
+  roots.push_back(canonical);
+  const fs::path repo = canonical.parent_path().parent_path();
+  if (canonical.parent_path().filename() == "snapshots" && looks_like_cache_repo(repo)) {
+    if (const fs::path blobs = fs::canonical(repo / "blobs", ec); !ec) roots.push_back(blobs);
+  }
+  return roots;
+}
+
+// The shard file an index entry names, refused unless it is a relative path that stays inside
+// the model folder: an index from a stranger must not make refusal read /etc/passwd,
+// ../../secret or a link to either.
+fs::path shard_path(const fs::path& folder, const std::vector<fs::path>& roots,
+                    const fs::path& index, const std::string& tensor, const std::string& shard) {
+  const std::string entry = index.string() + ": field 'weight_map': entry '" + tensor + "': ";
+  if (shard.empty()) throw Error(entry + "the shard's file name is empty");
+  if (shard.find('\0') != std::string::npos) throw Error(entry + "the shard's name holds a NUL");
+  const std::string at = entry + "shard '" + shard + "' ";
+  const fs::path name(shard);
+  if (name.has_root_path()) {
+    throw Error(at + "is an absolute path (shards are named relative to the model folder)");
+  }
+  for (const auto& part : name) {
+    if (part == "..") throw Error(at + "climbs out of the model folder ('..')");
+  }
+  const fs::path path = folder / name;
+  std::error_code ec;
+  const fs::path target = fs::canonical(path, ec);
+  if (ec) return path;  // missing or a dangling link: reported as a missing shard
+  bool inside = false;
+  for (const auto& root : roots) inside = inside || is_within(target, root);
+  if (!inside) {
+    throw Error(at + "resolves to " + target.string() +
+                ", outside the model folder (a symbolic link out of the folder)");
+  }
+  return path;
+}
+
 // Fills in every file of a model folder.
 ModelFiles files_in(const fs::path& folder, std::string request, std::string how) {
   ModelFiles f;
@@ -79,15 +133,16 @@ ModelFiles files_in(const fs::path& folder, std::string request, std::string how
     if (!doc.is_object() || !doc.contains("weight_map") || !doc.at("weight_map").is_object()) {
       throw Error(index->string() + ": field 'weight_map': missing or not an object");
     }
+    const std::vector<fs::path> roots = shard_roots(folder);
     for (const auto& [tensor, shard] : doc.at("weight_map").items()) {
       if (!shard.is_string()) {
         throw Error(index->string() + ": field 'weight_map': entry '" + tensor +
                     "' is not a file name");
       }
-      const fs::path shard_path = folder / shard.get<std::string>();
-      bool seen = false;
-      for (const auto& w : f.weights) seen = seen || w == shard_path;
-      if (!seen) f.weights.push_back(shard_path);
+      const fs::path path = shard_path(folder, roots, *index, tensor, shard.get<std::string>());
+      if (std::find(f.weights.begin(), f.weights.end(), path) == f.weights.end()) {
+        f.weights.push_back(path);
+      }
     }
     for (const auto& w : f.weights) {
       if (!existing(w)) {

@@ -27,6 +27,8 @@ constexpr DTypeInfo kDTypes[] = {{"F32", DType::F32, 4},   {"F16", DType::F16, 2
 
 // Largest header the format allows (safetensors caps it at 100 MB).
 constexpr std::uint64_t kMaxHeader = 100'000'000;
+// Most elements one tensor may have (and largest dimension): 2^40, far beyond any model.
+constexpr std::uint64_t kMaxElements = 1ull << 40;
 
 float half_to_float(std::uint16_t h) {
   const std::uint32_t sign = (h & 0x8000u) << 16;
@@ -104,6 +106,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
   } catch (const json::parse_error& e) {
     throw Error(where + ": corrupt safetensors header: invalid JSON at byte " +
                 std::to_string(8 + e.byte) + ": " + e.what());
+  } catch (const json::exception& e) {  // e.g. a number beyond a double: 1e400
+    throw Error(where + ": corrupt safetensors header: invalid JSON: " + e.what());
   }
   if (!header.is_object()) throw Error(where + ": corrupt safetensors header: not a JSON object");
 
@@ -132,12 +136,16 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
     if (!shape.is_array()) throw Error(at + "shape is not a list");
     std::uint64_t numel = 1;
     for (const auto& d : shape) {
-      if (!d.is_number_unsigned() || d.get<std::uint64_t>() > (1ull << 40)) {
+      if (!d.is_number_unsigned() || d.get<std::uint64_t>() > kMaxElements) {
         throw Error(at + "bad dimension " + d.dump() + " in shape " + shape.dump());
       }
-      t.shape.push_back(d.get<std::int64_t>());
-      numel *= d.get<std::uint64_t>();
-      if (numel > (1ull << 40)) throw Error(at + "shape " + shape.dump() + " is too large");
+      const auto dim = d.get<std::uint64_t>();
+      t.shape.push_back(static_cast<std::int64_t>(dim));
+      // Checked before multiplying: [2^40, 2^40] must not wrap around to a small count.
+      if (dim != 0 && numel > kMaxElements / dim) {
+        throw Error(at + "shape " + shape.dump() + " is too large");
+      }
+      numel *= dim;
     }
     const json& off = entry.at("data_offsets");
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
@@ -161,13 +169,17 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path)
     range_names.push_back(name);
     tensors_.emplace(name, std::move(t));
   }
-  std::vector<std::size_t> order(ranges.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // Empty tensors occupy no bytes; each non-empty one must start at or after the end of the
+  // one before it in offset order (compared with that one, not with an empty tensor between).
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    if (ranges[i].first != ranges[i].second) order.push_back(i);
+  }
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return ranges[a] < ranges[b]; });
   for (std::size_t i = 1; i < order.size(); ++i) {
     const auto& prev = ranges[order[i - 1]];
     const auto& cur = ranges[order[i]];
-    if (cur.first < prev.second && cur.first != cur.second && prev.first != prev.second) {
+    if (cur.first < prev.second) {
       throw Error(where + ": corrupt safetensors header: tensors '" + range_names[order[i - 1]] +
                   "' and '" + range_names[order[i]] + "' overlap (bytes " +
                   std::to_string(prev.first) + "-" + std::to_string(prev.second) + " and " +

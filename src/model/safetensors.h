@@ -38,6 +38,7 @@ class SafetensorsFile {
 
   const std::map<std::string, TensorView>& tensors() const { return tensors_; }
   const std::filesystem::path& path() const { return file_->path(); }
+  std::span<const std::byte> bytes() const { return file_->bytes(); }  // the whole mapped file
 
  private:
   std::shared_ptr<base::MappedFile> file_;

@@ -200,7 +200,8 @@ Parsed<NativeRequest> parse_native_request(std::string_view body, const NativeLi
   try {
     json = ordered_json::parse(body);
   } catch (const std::exception& e) {
-    return native_error(400, std::string("invalid JSON: ") + e.what(), "invalid_json");
+    // nlohmann's "last read: '…'" may end inside a character: the answer must stay UTF-8.
+    return native_error(400, "invalid JSON: " + base::repair_utf8(e.what()), "invalid_json");
   }
   NativeRequest r;
   if (auto error = read_fields(json, limits.max_batch_texts, r)) {

@@ -14,11 +14,23 @@ namespace {
 
 using nlohmann::json;
 
+// Largest token id a tokenizer file may use. The id -> token table is as long as the largest id,
+// so a file of a few bytes naming id 2,000,000,000 would otherwise cost 64 GB; real vocabularies
+// stay far below (RoBERTa 50,265, the largest multilingual ones about 260,000).
+constexpr int64_t kMaxTokenId = (int64_t{1} << 22) - 1;
+const std::string kTokenIdRange = "an integer id from 0 to " + std::to_string(kMaxTokenId);
+
+bool is_token_id(const json& v) {
+  return v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= kMaxTokenId;
+}
+
 json parse_json(std::string_view text, const std::string& origin) {
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(origin + ": invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const json::exception& e) {  // e.g. a number beyond a double: 1e400
+    throw Error(origin + ": invalid JSON: " + e.what());
   }
 }
 
@@ -54,9 +66,7 @@ AddedToken added_token_from(const json& j, const std::string& where) {
   AddedToken t;
   t.content = j["content"];
   if (j.contains("id")) {
-    if (!j["id"].is_number_integer() || j["id"].get<int64_t>() < 0) {
-      throw Error(where + ".id: expected a non-negative integer");
-    }
+    if (!is_token_id(j["id"])) throw Error(where + ".id: expected " + kTokenIdRange);
     t.id = j["id"].get<int32_t>();
   }
   t.special = get_bool(j, "special", true, where);
@@ -71,9 +81,7 @@ void read_vocab(const json& v, const std::string& where, ModelSpec& spec) {
   if (!v.is_object()) throw Error(where + ": expected an object of token -> id");
   spec.vocab.reserve(v.size());
   for (const auto& [token, id] : v.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      throw Error(where + "[\"" + token + "\"]: expected a non-negative integer id");
-    }
+    if (!is_token_id(id)) throw Error(where + "[\"" + token + "\"]: expected " + kTokenIdRange);
     spec.vocab.emplace(token, id.get<int32_t>());
   }
 }
@@ -205,8 +213,8 @@ void read_template(const json& p, const std::string& where, ModelSpec& spec) {
         throw Error(st_where + ": expected ids and tokens of the same length");
       }
       for (size_t k = 0; k < st["ids"].size(); ++k) {
-        if (!st["ids"][k].is_number_unsigned() || !st["tokens"][k].is_string()) {
-          throw Error(st_where + ": expected integer ids and string tokens");
+        if (!is_token_id(st["ids"][k]) || !st["tokens"][k].is_string()) {
+          throw Error(st_where + ": expected ids (" + kTokenIdRange + ") and string tokens");
         }
         out.push_back({-1, static_cast<uint8_t>(type_id), st["tokens"][k].get<std::string>(),
                        st["ids"][k].get<int32_t>()});
@@ -269,8 +277,8 @@ void read_post_processor(const json& p, const std::string& origin, ModelSpec& sp
   }
   auto special = [&](const char* key, std::string& token, int32_t& id) {
     const json& v = p.contains(key) ? p[key] : json();
-    if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_number_integer()) {
-      throw Error(where + "." + key + ": expected [\"token\", id]");
+    if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !is_token_id(v[1])) {
+      throw Error(where + "." + key + ": expected [\"token\", id], the id " + kTokenIdRange);
     }
     token = v[0];
     id = v[1];
@@ -473,11 +481,13 @@ void apply_tokenizer_config(ModelSpec& spec, const std::string& path, bool take_
     for (const auto& [key, value] : dec.items()) {
       const std::string where = path + ": added_tokens_decoder[\"" + key + "\"]";
       AddedToken t = added_token_from(value, where);
-      try {
-        t.id = std::stoi(key);
-      } catch (const std::exception&) {
-        throw Error(where + ": the key must be a token id");
+      const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+      const bool digits =
+          !key.empty() && key.size() <= 7 && std::all_of(key.begin(), key.end(), is_digit);
+      if (!digits || std::stol(key) > kMaxTokenId) {
+        throw Error(where + ": the key must be a token id (" + kTokenIdRange + ")");
       }
+      t.id = static_cast<int32_t>(std::stol(key));
       tokens.push_back(std::move(t));
     }
     std::sort(tokens.begin(), tokens.end(),

@@ -173,5 +173,13 @@ TEST(Utf8, CodePointsAndBack) {
   }
 }
 
+TEST(Error, MessageIsAlwaysValidUtf8) {
+  // Errors quote bytes of bad files; front ends put the message in JSON or a Python str.
+  EXPECT_STREQ(Error("merges.txt:3: got \"a\xff b\"").what(),
+               "merges.txt:3: got \"a\xEF\xBF\xBD b\"");
+  EXPECT_STREQ(Error(std::string("cut \xc3")).what(), "cut \xEF\xBF\xBD");
+  EXPECT_STREQ(Error("caf\xc3\xa9 stays").what(), "caf\xc3\xa9 stays");
+}
+
 }  // namespace
 }  // namespace refusal::base

@@ -10,6 +10,7 @@
 
 #include "io/byte_source.h"
 #include "io/csv.h"
+#include "io/record_writer.h"
 #include "io/io_test_support.h"
 #include "refusal/error.h"
 #include "test_support.h"
@@ -201,6 +202,55 @@ TEST(RowReader, OverlongRecordIsABadRowNotAMemoryHog) {
   EXPECT_EQ(rows[1].error, "line 2: record longer than 1000 bytes");
   EXPECT_EQ(*rows[2].text, "b");
   EXPECT_EQ(rows[2].line, 3u);
+}
+
+TEST(RowReader, DeeplyNestedRecordIsABadRowNotAStackOverflow) {
+  // Writing a record back recurses once per level: 1,000 levels pass through, a 4 MiB line of
+  // '[' (far past what the stack holds) is a bad row, brackets inside strings do not count.
+  TempDir dir;
+  const auto nested = [](std::size_t depth) {
+    return "{\"text\":\"t [[{\",\"x\":" + std::string(depth - 1, '[') +
+           std::string(depth - 1, ']') + "}";
+  };
+  write_text(dir / "a.jsonl", nested(1000) + "\n" + nested(1001) + "\n" +
+                                  std::string(4u << 20, '[') + "\n{\"text\":\"b\"}\n");
+  const auto rows = read_all((dir / "a.jsonl").string());
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_TRUE(rows[0].ok()) << rows[0].error;
+  EXPECT_EQ(rows[0].fields.dump(), nested(1000));
+  EXPECT_EQ(rows[1].error, "line 2: nested deeper than 1000 levels at byte 1020");
+  EXPECT_EQ(rows[2].error, "line 3: nested deeper than 1000 levels at byte 1001");
+  EXPECT_EQ(*rows[3].text, "b");
+}
+
+TEST(RowReader, NumberBeyondADoubleIsABadRowNotTheEndOfTheJob) {
+  // nlohmann throws out_of_range (not parse_error) for 1e400: once that escaped the reader and
+  // ended the whole job as an internal error.
+  TempDir dir;
+  write_text(dir / "a.jsonl", "{\"text\":\"a\",\"n\":1e400}\n{\"text\":\"b\",\"n\":-1e999}\n"
+                              "{\"text\":\"c\",\"n\":1e308}\n");
+  const auto rows = read_all((dir / "a.jsonl").string());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].error, "line 1: invalid JSON: number overflow parsing '1e400'");
+  EXPECT_EQ(rows[1].error, "line 2: invalid JSON: number overflow parsing '-1e999'");
+  EXPECT_EQ(*rows[2].text, "c");
+}
+
+TEST(RowReader, ErrorQuotingHalfACharacterIsWrittenNotFatal) {
+  // Found by fuzz_rows: `"id":é` is an invalid literal whose "last read" is the first byte of
+  // é alone; that error made the JSONL writer throw, ending the whole job ("internal error",
+  // exit 2). The reason is repaired to valid UTF-8 and the bad row written like any other.
+  TempDir dir;
+  write_text(dir / "a.jsonl", "{\"text\":\"a\",\"id\":\xc3\xa9}\n{\"text\":\"b\"}\n");
+  const auto rows = read_all((dir / "a.jsonl").string());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].error.rfind("line 1: invalid JSON at byte 18: syntax error", 0), 0u)
+      << rows[0].error;
+  EXPECT_NE(rows[0].error.find("last read: '\xef\xbf\xbd'"), std::string::npos) << rows[0].error;
+  std::string out;
+  make_writer(OutputFormat::jsonl, {})->append(rows[0], nullptr, out);
+  EXPECT_EQ(out.rfind("{\"error\":\"line 1: invalid JSON", 0), 0u) << out;
+  EXPECT_EQ(*rows[1].text, "b");
 }
 
 TEST(RowReader, FormatOverrideAndNames) {

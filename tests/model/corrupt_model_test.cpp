@@ -144,6 +144,18 @@ TEST_F(CorruptModel, LabelMapsDisagree) {
   EXPECT_THAT(load_error(), HasSubstr("field 'label2id': entry 'NORMAL': 1 contradicts id2label"));
 }
 
+TEST_F(CorruptModel, NumLabelsIsCapped) {
+  // Without id2label the names LABEL_0.. are made from num_labels: a billion of them is refused
+  // before any is made.
+  edit_config([](auto& c) {
+    c.erase("id2label");
+    c.erase("label2id");
+    c["num_labels"] = 1000000000;
+  });
+  EXPECT_THAT(load_error(), HasSubstr("config.json: field 'num_labels': value 1000000000 out of "
+                                      "range (min 1, max 100000)"));
+}
+
 TEST_F(CorruptModel, ConfigContradictsWeightShapes) {
   edit_config([](auto& c) { c["vocab_size"] = 999; });
   EXPECT_THAT(
@@ -235,6 +247,28 @@ TEST_F(CorruptModel, OverlappingTensors) {
   write_raw(length_prefix(text.size()) + text + data());
   EXPECT_THAT(load_error(),
               AllOf(HasSubstr("corrupt safetensors header: tensors"), HasSubstr("overlap")));
+}
+
+TEST_F(CorruptModel, OverlapBehindAnEmptyTensor) {
+  // Offsets sorted: [0,4) a, [2,2) an empty tensor, [1,5) c. c overlaps a, though not the empty
+  // tensor just before it.
+  const std::string text = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                           R"("b":{"dtype":"F32","shape":[0],"data_offsets":[2,2]},)"
+                           R"("c":{"dtype":"U8","shape":[4],"data_offsets":[1,5]}})";
+  write_raw(length_prefix(text.size()) + text + std::string(8, '\0'));
+  EXPECT_THAT(load_error(), HasSubstr("corrupt safetensors header: tensors 'a' and 'c' overlap"));
+}
+
+TEST_F(CorruptModel, ShapeTooLargeEvenWhenItsProductWrapsAround) {
+  // 2^40 * 2^40 * 2^24 is 0 modulo 2^64: without checking before multiplying, the tensor would
+  // pass as empty and its numel() overflow.
+  auto h = nlohmann::json::parse(header());
+  h["classifier.dense.bias"]["shape"] = {1ull << 40, 1ull << 40, 1ull << 24};
+  h["classifier.dense.bias"]["data_offsets"] = {0, 0};
+  std::string text = h.dump();
+  write_raw(length_prefix(text.size()) + text + data());
+  EXPECT_THAT(load_error(), HasSubstr("tensor 'classifier.dense.bias': shape [1099511627776,"
+                                      "1099511627776,16777216] is too large"));
 }
 
 TEST_F(CorruptModel, OffsetsDisagreeWithShape) {

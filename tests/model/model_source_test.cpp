@@ -159,5 +159,87 @@ TEST(ModelSource, FindsTheTokenizerFilesBesideTheModel) {
   EXPECT_FALSE(files.tokenizer.tokenizer_config.has_value());
 }
 
+// model.safetensors.index.json names its shards: a stranger's index must not make refusal read
+// files outside the model folder, by an absolute path, by climbing out with '..', or through a
+// symbolic link that points out. Links that stay inside (and a Hugging Face cache's links into
+// its blobs/ folder: HubCache above) load.
+class ShardNames : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directory(model_);
+    testing::copy_folder(kModels / "tiny-roberta-sharded", model_);
+    fs::copy_file(model_ / kShard, root_ / "outside.safetensors");
+    index_ = testing::read_json(model_ / "model.safetensors.index.json");
+  }
+
+  // The index with every tensor of kShard moved to `shard`.
+  void point_shard_to(const std::string& shard) {
+    auto index = index_;
+    for (auto& [tensor, file] : index["weight_map"].items()) {
+      if (file == kShard) file = shard;
+    }
+    testing::write_text(model_ / "model.safetensors.index.json", index.dump());
+  }
+
+  std::string load_error(const std::string& shard) {
+    point_shard_to(shard);
+    try {
+      Engine::load(model_.string(), {.threads = 1});
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "loaded";
+  }
+
+  static constexpr const char* kShard = "model-00001-of-00004.safetensors";
+  testing::TempDir root_;
+  fs::path model_ = root_ / "model";
+  nlohmann::json index_;  // as the test data has it
+};
+
+TEST_F(ShardNames, AbsolutePathsAreRefused) {
+  const std::string outside = fs::absolute(root_ / "outside.safetensors").string();
+  EXPECT_THAT(load_error(outside),
+              HasSubstr("model.safetensors.index.json: field 'weight_map': entry '"));
+  EXPECT_THAT(load_error(outside), HasSubstr("shard '" + outside + "' is an absolute path"));
+  EXPECT_THAT(load_error("/etc/hostname"), HasSubstr("is an absolute path"));
+}
+
+TEST_F(ShardNames, ClimbingOutIsRefused) {
+  EXPECT_THAT(load_error("../outside.safetensors"),
+              HasSubstr("shard '../outside.safetensors' climbs out of the model folder"));
+  fs::create_directory(model_ / "sub");
+  EXPECT_THAT(load_error("sub/../../outside.safetensors"), HasSubstr("climbs out"));
+}
+
+TEST_F(ShardNames, LinksOutOfTheFolderAreRefused) {
+  fs::create_symlink("../outside.safetensors", model_ / "relative-link.safetensors");
+  EXPECT_THAT(load_error("relative-link.safetensors"),
+              HasSubstr("shard 'relative-link.safetensors' resolves to " +
+                        fs::canonical(root_ / "outside.safetensors").string() +
+                        ", outside the model folder"));
+  fs::create_symlink(fs::absolute(root_ / "outside.safetensors"), model_ / "abs.safetensors");
+  EXPECT_THAT(load_error("abs.safetensors"), HasSubstr("outside the model folder"));
+  fs::create_symlink("..", model_ / "up");
+  EXPECT_THAT(load_error("up/outside.safetensors"), HasSubstr("outside the model folder"));
+}
+
+TEST_F(ShardNames, OddNamesAreRefusedClearly) {
+  EXPECT_THAT(load_error(""), HasSubstr("the shard's file name is empty"));
+  EXPECT_THAT(load_error(std::string("a\0b", 3)), HasSubstr("the shard's name holds a NUL"));
+  EXPECT_THAT(load_error("no-such.safetensors"),
+              HasSubstr("shard no-such.safetensors is missing"));
+}
+
+TEST_F(ShardNames, PathsAndLinksInsideTheFolderLoad) {
+  fs::create_directory(model_ / "sub");
+  fs::rename(model_ / kShard, model_ / "sub" / kShard);
+  EXPECT_EQ(load_error(std::string("sub/") + kShard), "loaded");
+  fs::create_symlink(fs::path("sub") / kShard, model_ / "link.safetensors");
+  EXPECT_EQ(load_error("link.safetensors"), "loaded");
+  fs::create_symlink("..", model_ / "up");  // out, and back in again
+  EXPECT_EQ(load_error(std::string("up/model/sub/") + kShard), "loaded");
+}
+
 }  // namespace
 }  // namespace refusal

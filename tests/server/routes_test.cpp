@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "refusal/engine.h"
 #include "refusal/model.h"
 #include "refusal/tokenizer.h"
@@ -555,6 +556,22 @@ TEST(NativeParse, EachKindOfBadBody) {
     if (!c.error.empty()) {
       EXPECT_EQ(body["error"], c.error);
     }
+  }
+}
+
+TEST(NativeParse, ParseErrorsQuotingHalfACharacterStayUtf8) {
+  // Found by fuzz_server_requests: nlohmann's "last read: '\xd4'" cut the valid body "Ԯ=" inside
+  // its first character, and the error answer failed to serialize (an escaping exception, so
+  // a 500 for a 3-byte body). Every 400 is valid UTF-8, with U+FFFD for the cut character.
+  for (const std::string body : {"\xd4\xae=", "{\"text\": \xc3\xa9}", "\xf0\x9f\x99\x82"}) {
+    SCOPED_TRACE(body);
+    const HttpResponse native = refused(parse_native_request(body, kNativeLimits));
+    EXPECT_EQ(native.status, 400);
+    const json answer = json::parse(native.body);  // throws on invalid UTF-8
+    EXPECT_EQ(answer["error"].get<std::string>().rfind("invalid JSON: ", 0), 0u);
+    const HttpResponse tei = refused(parse_tei_request(body, "application/json", kTeiLimits));
+    EXPECT_EQ(tei.status, 400);
+    EXPECT_FALSE(base::first_invalid_utf8(tei.body)) << tei.body;
   }
 }
 

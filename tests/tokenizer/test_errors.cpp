@@ -136,6 +136,36 @@ TEST(Errors, MergesTxtLineNumbers) {
                {"merge 1", "\"c\"", "not in the vocabulary"});
 }
 
+TEST(Errors, TokenIdsBeyondTheLimitAreRefused) {
+  // The id -> token table is as long as the largest id: a few bytes naming id 2,000,000,000
+  // must be refused, not cost 64 GB. Every place a file gives an id is checked.
+  const std::string limit = "from 0 to 4194303";
+  json j = reference_json();
+  j["model"]["vocab"]["Ġthe"] = 2000000000;
+  expect_error([&] { load(j); }, {"t.json: model.vocab[\"Ġthe\"]", limit});
+  j = reference_json();
+  j["added_tokens"][0]["id"] = 4194304;
+  expect_error([&] { load(j); }, {"added_tokens[0].id", limit});
+  j = reference_json();
+  j["post_processor"]["cls"][1] = -3;
+  expect_error([&] { load(j); }, {"post_processor.cls", limit});
+  TempDir dir;
+  const auto vocab = dir.write("vocab.json", R"({"a": 0, "b": 4294967295})");
+  const auto merges = dir.write("merges.txt", "#version: 0.2\n");
+  expect_error([&] { Tokenizer::from_vocab_merges(vocab, merges); }, {"vocab.json", limit});
+  const auto ok_vocab = dir.write("ok.json", R"({"a": 0, "<s>": 1, "</s>": 2})");
+  for (const std::string key : {"-1", "4194304", "12abc", ""}) {
+    const std::string text = R"({"added_tokens_decoder": {")" + key + R"(": {"content": "x"}}})";
+    const auto config = dir.write("tokenizer_config.json", text);
+    expect_error([&] { Tokenizer::from_vocab_merges(ok_vocab, merges, config); },
+                 {"added_tokens_decoder", "the key must be a token id"});
+  }
+  // Real vocabularies are far below the limit.
+  j = reference_json();
+  j["model"]["vocab"]["zzzq"] = 250000;
+  EXPECT_EQ(load(j).vocab_size(), 250001u);
+}
+
 TEST(Errors, StrictUtf8GivesTheByteOffset) {
   const Tokenizer& tok = reference_tokenizer();
   const std::string text = "fine text \xE2\x82 then more";
