@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -195,6 +197,59 @@ def test_classify_files_killed_and_rerun_ends_with_the_clis_bytes(
     again = rray.classify_files(shards, out, model=MODEL, chunk_rows=25)
     assert [c.written for c in again] == [0, 0, 0]
     assert {p.name: p.read_bytes() for p in out.glob("*")} == want
+
+
+def running_ray_tasks(name):
+    """Pids of the Ray worker processes running a task called `name` now (Ray titles a worker
+    process "ray::NAME" while it runs NAME, "ray::IDLE" between tasks)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                title = (proc / "cmdline").read_bytes().split(b"\0")[0].strip()
+            except OSError:
+                continue  # the process ended
+            if title == f"ray::{name}".encode():
+                pids.append(int(proc.name))
+    return pids
+
+
+def test_a_classify_files_task_killed_midway_is_retried_and_resumes(
+        local_ray, cli, eval_jsonl, tmp_path):
+    """The worker process running a shard's task is SIGKILLed once its output is half written;
+    Ray retries the task (max_retries), the retry resumes after the last complete chunk, and
+    the output ends byte-identical to the CLI's: no row lost, none twice."""
+    want = cli_outputs(cli, [eval_jsonl], tmp_path / "cli")["eval.jsonl"]
+    out = tmp_path / "out"
+    output = out / "eval.jsonl"
+    result = {}
+
+    def job():
+        try:
+            result["counts"] = rray.classify_files([eval_jsonl], out, model=MODEL,
+                                                   chunk_rows=25)
+        except BaseException as e:  # noqa: BLE001 (re-raised below, in the test's thread)
+            result["error"] = e
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and thread.is_alive():
+        pids = running_ray_tasks("_classify_shard")
+        if pids and output.exists() and output.stat().st_size >= len(want) // 4:
+            os.kill(pids[0], signal.SIGKILL)
+            killed = pids[0]
+        time.sleep(0.02)
+    thread.join(timeout=300)
+    assert not thread.is_alive(), "classify_files did not finish"
+    assert killed is not None, "no task was killed midway"
+    if "error" in result:
+        raise result["error"]
+    assert output.read_bytes() == want
+    [counts] = result["counts"]
+    assert (counts.rows, counts.errors) == (1706, 0)
+    assert counts.resumed > 0 and counts.resumed + counts.written == counts.rows, counts
 
 
 def test_classify_files_checks_its_arguments(tmp_path):
