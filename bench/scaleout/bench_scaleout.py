@@ -73,8 +73,11 @@ def ray_job(model: str, path: Path, actors: int, cpus: int) -> Callable[[], None
     import refusal.ray
 
     def run() -> None:
-        ds = refusal.ray.classify_dataset(ray.data.read_json(str(path)), model=model,
-                                          actors=actors, cpus_per_actor=cpus, batch_size=256)
+        # The actors hold every CPU of the instance; a read task that asked for one would wait
+        # for them forever (Ray Data deadlocks), so the reads ask for none.
+        ds = ray.data.read_json(str(path), ray_remote_args={"num_cpus": 0})
+        ds = refusal.ray.classify_dataset(ds, model=model, actors=actors, cpus_per_actor=cpus,
+                                          batch_size=256)
         ds.materialize()
     return run
 
