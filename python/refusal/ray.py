@@ -163,8 +163,10 @@ def classify_dataset(ds: Any, column: str = "text", model: Optional[PathLike] = 
     running ``cpus_per_actor`` engine threads. An actor that dies (its process killed, its node
     lost) is restarted and its batches retried (Ray Data's actor pools default to
     ``max_restarts=-1`` and ``max_task_retries=-1``), so every row still comes out exactly
-    once. ``options``: the other arguments of :class:`RefusalPredictor` (``dtype``,
-    ``threshold``, ``explain``, ...).
+    once. Actors that take every CPU of the cluster leave none for the reads upstream, and the
+    job waits forever: keep ``actors * cpus_per_actor`` below the cluster's CPUs, or read with
+    ``ray_remote_args={"num_cpus": 0}``. ``options``: the other arguments of
+    :class:`RefusalPredictor` (``dtype``, ``threshold``, ``explain``, ...).
     """
     import ray.data
 
