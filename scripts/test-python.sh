@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The Python package's tests: builds and installs `refusal` (pip install .) into .venv-py, made by
-# `scripts/venv.sh py` (scripts/requirements/py*.txt: numpy, pytest and LLM Guard's code,
-# llm-guard without its heavy dependencies: only scan_output and the scanners' rules are used),
-# builds the `refusal` CLI the parity tests compare with, and runs tests/python. No torch: the
-# comparisons with transformers and with LLM Guard's own NoRefusal use committed vectors.
+# `scripts/venv.sh py` (scripts/requirements/py*.txt: numpy, pytest, LLM Guard's code --
+# llm-guard without its heavy dependencies: only scan_output and the scanners' rules are used --
+# and ray, pyspark, pandas, pyarrow for the scale-out tests, markers `ray` and `spark`: a local
+# Ray instance, a two-node Ray cluster and a two-executor Spark cluster, a few minutes; Spark's
+# Java 17 is in packages/debian.txt), builds the `refusal` CLI the parity tests compare with,
+# and runs tests/python. No torch: the comparisons with transformers and with LLM Guard's own
+# NoRefusal use committed vectors. One marker alone, after this script has run once:
+#   (cd tests/python && ../../.venv-py/bin/python -m pytest -m "not spark" .)
 #
 # The live comparisons with torch + transformers + LLM Guard (tests/python/test_reference.py) run
 # too when REFUSAL_PY_REFERENCE=1: they need a Python with torch and transformers, given as

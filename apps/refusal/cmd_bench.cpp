@@ -186,7 +186,10 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--dtype", a->dtypes, "Precisions to measure (fp32 bf16 int8)")
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
       ->capture_default_str();
-  cmd->add_option("--threads", a->threads, "Threads (default: the CPUs this process may use)");
+  cmd->add_option(
+      "--threads", a->threads,
+      "Threads (default: $REFUSAL_NUM_THREADS, else $OMP_NUM_THREADS, else the CPUs this "
+      "process may use)");
   cmd->add_option("--rounds", a->rounds, "Rounds")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

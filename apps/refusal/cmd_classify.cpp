@@ -96,7 +96,10 @@ Command add_classify_command(CLI::App& app) {
   cmd->add_flag("--raw-scores", a->job.raw_scores, "Add the logits");
   cmd->add_flag("--resume", a->job.resume,
                 "Continue an interrupted job from what --output already holds (same options)");
-  cmd->add_option("--threads", a->threads, "Threads (default: the CPUs this process may use)")
+  cmd->add_option(
+         "--threads", a->threads,
+         "Threads (default: $REFUSAL_NUM_THREADS, else $OMP_NUM_THREADS, else the CPUs this "
+         "process may use)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dtype", a->dtype,
                   "fp32 (exact, default), bf16 or int8 (faster, slightly different scores)")

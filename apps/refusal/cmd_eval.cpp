@@ -212,7 +212,10 @@ Command add_eval_command(CLI::App& app) {
   cmd->add_option("--dtype", a->dtype, "fp32 (exact), bf16 or int8")
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
       ->capture_default_str();
-  cmd->add_option("--threads", a->threads, "Threads (default: the CPUs this process may use)")
+  cmd->add_option(
+         "--threads", a->threads,
+         "Threads (default: $REFUSAL_NUM_THREADS, else $OMP_NUM_THREADS, else the CPUs this "
+         "process may use)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--baseline", a->baselines,
                   "Add a baseline to the report: keywords (LLM Guard NoRefusalLight)")

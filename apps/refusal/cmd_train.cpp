@@ -83,7 +83,9 @@ Command add_train_command(CLI::App& app) {
       "--no-dropout", [&o](std::int64_t) { o.dropout = false; }, "Turn dropout off");
   cmd->add_flag(
       "--no-shuffle", [&o](std::int64_t) { o.shuffle = false; }, "Keep the data order");
-  cmd->add_option("--threads", o.threads, "Worker threads (0: the CPUs this process may use)");
+  cmd->add_option("--threads", o.threads,
+                  "Worker threads (0: $REFUSAL_NUM_THREADS, else $OMP_NUM_THREADS, else the "
+                  "CPUs this process may use)");
   cmd->add_option("--checkpoint-every", o.checkpoint_every, "Also checkpoint every N steps");
   cmd->add_option("--eval-every", o.eval_every, "Also evaluate every N steps");
   cmd->add_flag("--resume", o.resume, "Continue from the latest checkpoint in --output");

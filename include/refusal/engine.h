@@ -24,8 +24,10 @@ DType parse_dtype(const std::string& name);
 const char* dtype_name(DType dtype);
 
 struct EngineOptions {
-  // Worker threads, the caller included. 0: the CPUs this process may really use (affinity and
-  // cgroup CPU quota), not the machine's core count.
+  // Worker threads, the caller included. 0: $REFUSAL_NUM_THREADS, else $OMP_NUM_THREADS (how
+  // Ray, Spark and Dask give a worker its CPU share), else the CPUs this process may really use
+  // (affinity and cgroup CPU quota), not the machine's core count. A bad value of either
+  // variable is a refusal::Error naming it.
   int threads = 0;
   DType dtype = DType::kFp32;
   // Stored packed weights (`refusal pack`): when the model folder holds

@@ -37,7 +37,7 @@ struct TrainOptions {
   std::string class_weights = "none";  // "none", "auto" (balanced), or "w0,w1,..."
   bool dropout = true;
   bool shuffle = true;
-  int threads = 0;                    // 0: the CPUs this process may use
+  int threads = 0;                    // 0: as EngineOptions::threads (environment, CPUs)
   int checkpoint_every = 0;           // optimizer steps; 0: only at the end of each epoch
   int eval_every = 0;                 // optimizer steps; 0: only at the end of each epoch
   bool resume = false;                // continue from the latest checkpoint in output

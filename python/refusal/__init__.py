@@ -11,6 +11,8 @@
     from refusal.llm_guard import NoRefusal             # LLM Guard's scanner, drop-in
     refusal.classify_file("answers.jsonl.gz", "verdicts.jsonl", model="...")
 
+    import refusal.ray, refusal.spark                   # on a cluster: docs/scale-out.md
+
 See docs/python.md.
 """
 from __future__ import annotations
@@ -34,12 +36,14 @@ __all__ = [
     "classify_file",
     "default_model_path",
     "llm_guard",
+    "ray",
+    "spark",
     "__version__",
 ]
 
 
-def __getattr__(name: str) -> Any:  # refusal.llm_guard without importing it up front
-    if name == "llm_guard":
+def __getattr__(name: str) -> Any:  # refusal.llm_guard, .ray, .spark without importing up front
+    if name in ("llm_guard", "ray", "spark"):
         import importlib
 
         return importlib.import_module(".llm_guard", __name__)

@@ -46,6 +46,9 @@ class Prediction(_PredictionBase, total=False):
 
 
 class _Unset:
+    def __reduce__(self) -> Any:
+        return (_load_classifier, (dict(self._arguments),))
+
     def __repr__(self) -> str:  # pragma: no cover
         return "<unset>"
 
@@ -74,8 +77,9 @@ class Classifier:
             ``save_pretrained`` writes it), a Hugging Face cache folder, or a hub id such as
             ``"ProtectAI/distilroberta-base-rejection-v1"`` looked up in the local cache (never
             downloaded). ``None``: the bundled default model (:func:`refusal.default_model_path`).
-        threads: worker threads per call, the caller's included; 0 uses the CPUs this process
-            may use.
+        threads: worker threads per call, the caller's included; 0: ``$REFUSAL_NUM_THREADS``,
+            else ``$OMP_NUM_THREADS`` (a Ray, Spark or Dask worker's CPU share), else the CPUs
+            this process may use (affinity and cgroup quota).
         max_length: tokens per model input, special tokens included. Longer texts are truncated
             (``long_text="truncate"``) or scored in overlapping windows (``"windows"``). Default:
             the tokenizer's (512), or 128 with ``preset="llm-guard"``.
@@ -95,6 +99,11 @@ class Classifier:
 
     Calls are thread-safe: one Classifier may be used from many Python threads at once, and
     every call releases the GIL while the engine runs.
+
+    A Classifier pickles as its constructor arguments, never its weights: unpickling (on a Ray
+    or Spark worker, say) loads the model again from the same path, so that path must be
+    readable there. ``model=None`` means the unpickling side's own bundled model, and
+    ``threads=0`` its own CPU share (``REFUSAL_NUM_THREADS``, ``OMP_NUM_THREADS``, ...).
     """
 
     def __init__(
@@ -118,6 +127,15 @@ class Classifier:
             raise RefusalError(f"stride: {stride} is negative")
         self._preset: Preset = preset
         self._model = model_or_default(model)
+        # What pickling sends: the arguments, a model folder made absolute (a worker's working
+        # folder may differ), a hub id or None as given.
+        given = None if model is None or os.fspath(model) == "" else os.fspath(model)
+        if given is not None and os.path.exists(given):
+            given = os.path.abspath(given)
+        self._arguments: Dict[str, Any] = dict(
+            model=given, threads=threads, max_length=max_length, dtype=dtype,
+            threshold=threshold, match=match, long_text=long_text, stride=stride, preset=preset,
+            batch_tokens=batch_tokens)
         self._core = _refusal.Classifier(
             self._model,
             threads=int(threads),
@@ -176,6 +194,9 @@ class Classifier:
     def max_length(self) -> int:
         """Tokens per model input, special tokens included (the preset's or the model's)."""
         return self._core.max_length
+
+    def __reduce__(self) -> Any:
+        return (_load_classifier, (dict(self._arguments),))
 
     def __repr__(self) -> str:
         return (f"refusal.Classifier(model={self._model!r}, labels={self._labels}, "
@@ -292,3 +313,8 @@ class Classifier:
         if single:
             return [results[0]] if legacy else results[0]
         return results
+
+
+def _load_classifier(arguments: Dict[str, Any]) -> Classifier:
+    """Unpickles a Classifier: loads the model again from its constructor arguments."""
+    return Classifier(**arguments)

@@ -259,6 +259,21 @@ NB_MODULE(_refusal, m) {
       },
       "relative"_a);
   m.def("data_search_path", [] { return refusal::base::data_search_path_text(); });
+  // The result fields of a record (io::record_columns), in order, for a preset and options.
+  m.def(
+      "record_columns",
+      [](const std::string& preset, bool explain, bool raw_scores) {
+        const refusal::Preset p = refusal::parse_preset(preset);
+        return refusal::io::record_columns({p == refusal::Preset::kLlmGuard, raw_scores, explain},
+                                           p == refusal::Preset::kKeywords);
+      },
+      "preset"_a, "explain"_a = false, "raw_scores"_a = false);
+  m.def(
+      "model_labels",
+      [](const std::string& model) {
+        return refusal::load_model_config(refusal::resolve_model(model).config).labels;
+      },
+      "model"_a);
   m.def(
       "resolve_model",
       [](const std::string& model) {

@@ -3,9 +3,14 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
+
+#include "refusal/error.h"
 
 namespace refusal::base {
 namespace {
@@ -86,6 +91,32 @@ int usable_cpus() {
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = std::max(1, CPU_COUNT(&set));
   if (auto quota = cgroup_quota_cpus()) cpus = std::min(cpus, *quota);
   return std::max(1, cpus);
+}
+
+std::optional<int> parse_thread_count_variable(const std::string& name, const char* value) {
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  std::string_view text(value);
+  // OpenMP allows a list, one count per nesting level: only the outer level's matters here.
+  if (name == "OMP_NUM_THREADS") text = text.substr(0, text.find(','));
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  int count = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || count < 1) {
+    throw Error(name + "='" + value + "': expected a positive number of threads");
+  }
+  return count;
+}
+
+int default_threads(const char* refusal_num_threads, const char* omp_num_threads, int usable) {
+  if (auto n = parse_thread_count_variable("REFUSAL_NUM_THREADS", refusal_num_threads)) return *n;
+  if (auto n = parse_thread_count_variable("OMP_NUM_THREADS", omp_num_threads)) return *n;
+  return std::max(1, usable);
+}
+
+int default_threads() {
+  return default_threads(std::getenv("REFUSAL_NUM_THREADS"), std::getenv("OMP_NUM_THREADS"),
+                         usable_cpus());
 }
 
 }  // namespace refusal::base

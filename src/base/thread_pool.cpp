@@ -6,12 +6,14 @@
 #include <immintrin.h>
 #endif
 
+#include "base/cpu_budget.h"
+
 namespace refusal::base {
 namespace {
 
 // A forward pass hands the pool dozens of short jobs (a few per layer); waking a sleeping thread
 // costs tens of microseconds each time. So threads spin this many pauses (~20-50 µs) before
-// they block.
+// they block. Only when every thread of the pool can have a CPU of its own.
 constexpr int kSpinPauses = 4000;
 
 inline void cpu_relax() {
@@ -39,6 +41,7 @@ struct ThreadPool::Job {
 };
 
 ThreadPool::ThreadPool(int threads) {
+  if (threads > 1 && threads <= usable_cpus()) spin_pauses_ = kSpinPauses;
   queue_.reserve(64);
   for (int i = 1; i < threads; ++i) {
     workers_.emplace_back([this, i] {
@@ -77,7 +80,7 @@ void ThreadPool::run_some(Job& job) {
 
 void ThreadPool::worker_loop() {
   for (;;) {
-    for (int i = 0; i < kSpinPauses && queued_.load(std::memory_order_acquire) == 0; ++i) {
+    for (int i = 0; i < spin_pauses_ && queued_.load(std::memory_order_acquire) == 0; ++i) {
       cpu_relax();
     }
     Job* job = nullptr;
@@ -114,7 +117,7 @@ void ThreadPool::run(std::size_t n, TaskRef task) {
   }
   wake_.notify_all();
   run_some(job);
-  for (int i = 0; i < kSpinPauses && job.done.load(std::memory_order_acquire) != n; ++i) {
+  for (int i = 0; i < spin_pauses_ && job.done.load(std::memory_order_acquire) != n; ++i) {
     cpu_relax();
   }
   if (job.done.load(std::memory_order_acquire) != n) {
@@ -133,8 +136,14 @@ void ThreadPool::run(std::size_t n, TaskRef task) {
     }
   }
   // `job` lives on this stack: wait until every worker that took it has let go (they are past
-  // their last index, so this is short).
-  while (job.users.load(std::memory_order_acquire) != 0) cpu_relax();
+  // their last index, so this is short, unless a worker lost its CPU: then let it run).
+  while (job.users.load(std::memory_order_acquire) != 0) {
+    if (spin_pauses_ > 0) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   if (job.error) std::rethrow_exception(job.error);
 }
 

@@ -14,13 +14,17 @@ namespace refusal::base {
 
 class ThreadPool {
  public:
-  // `threads` counts the caller: a pool of 1 runs everything on the calling thread.
+  // `threads` counts the caller: a pool of 1 runs everything on the calling thread. Idle
+  // threads spin briefly before they sleep, but only when the pool has no more threads than
+  // usable_cpus(): past that, a spinning thread would take a CPU from one doing the work.
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
+  // Whether idle threads spin before sleeping (see the constructor).
+  bool spins() const { return spin_pauses_ > 0; }
   // 1..threads()-1 on this pool's worker threads, 0 on any other thread (the callers, who
   // run their own job's tasks): an index for per-thread scratch that a job's owner sizes
   // before parallel_for.
@@ -48,6 +52,7 @@ class ThreadPool {
   void worker_loop();
   static void run_some(Job& job);
 
+  int spin_pauses_ = 0;  // pauses an idle thread spins before it blocks (0: never spins)
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;

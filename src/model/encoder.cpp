@@ -264,15 +264,23 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
   }
 
   // Classification head on each sequence's first token (<s> or [CLS]), now row s: dense → tanh
-  // → out_proj (BERT: pooler → classifier), in fp32 (it is tiny).
+  // → out_proj (BERT: pooler → classifier), in fp32 (it is tiny). One sequence at a time: BLAS
+  // sums a product differently for different row counts, and a sequence's logits must not
+  // depend on the batch it came in (a distributed job batches differently from the CLI).
   const size_t labels = static_cast<size_t>(c.num_labels());
   std::vector<float> logits(seqs * labels);
   float* dense = grow(ws.context, seqs * hidden);
-  kernels::linear_forward(seqs, hidden, hidden, x, hidden, w.classifier_dense.weight.data(),
-                          w.classifier_dense.bias.data(), dense, hidden);
+  for (size_t s = 0; s < seqs; ++s) {
+    kernels::linear_forward(1, hidden, hidden, x + s * hidden, hidden,
+                            w.classifier_dense.weight.data(), w.classifier_dense.bias.data(),
+                            dense + s * hidden, hidden);
+  }
   kernels::tanh_forward(dense, dense, seqs * hidden);
-  kernels::linear_forward(seqs, labels, hidden, dense, hidden, w.classifier_out.weight.data(),
-                          w.classifier_out.bias.data(), logits.data(), labels);
+  for (size_t s = 0; s < seqs; ++s) {
+    kernels::linear_forward(1, labels, hidden, dense + s * hidden, hidden,
+                            w.classifier_out.weight.data(), w.classifier_out.bias.data(),
+                            logits.data() + s * labels, labels);
+  }
   return logits;
 }
 

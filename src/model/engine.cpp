@@ -97,7 +97,7 @@ Engine Engine::load(const ModelFiles& files, const EngineOptions& options) {
         impl->config, impl->store->weights(), precision,
         [&](std::size_t layer) { impl->store->release_encoder_matrices(layer); });
   }
-  const int threads = options.threads > 0 ? options.threads : base::usable_cpus();
+  const int threads = options.threads > 0 ? options.threads : base::default_threads();
   impl->pool = std::make_unique<base::ThreadPool>(threads);
   return Engine(std::move(impl));
 }

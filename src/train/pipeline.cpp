@@ -176,7 +176,7 @@ TrainResult run_training(const TrainOptions& options) {
     }
   }
   if (train_rows.empty()) throw Error("no training rows (check --data, --label-field, --split)");
-  const int threads = o.threads > 0 ? o.threads : base::usable_cpus();
+  const int threads = o.threads > 0 ? o.threads : base::default_threads();
   base::ThreadPool tok_pool(threads);
   const auto train_set = tokenize(train_rows, tok, max_length, tok_pool);
   const auto eval_set = tokenize(eval_rows, tok, max_length, tok_pool);

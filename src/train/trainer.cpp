@@ -114,9 +114,7 @@ nlohmann::json metrics_json(const EvalMetrics& m) {
           {"precision", m.precision}, {"recall", m.recall}, {"f1", m.f1}};
 }
 
-int resolve_threads(int threads) {
-  return threads > 0 ? threads : std::max(1, static_cast<int>(base::usable_cpus()));
-}
+int resolve_threads(int threads) { return threads > 0 ? threads : base::default_threads(); }
 
 }  // namespace
 

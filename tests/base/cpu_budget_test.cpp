@@ -3,6 +3,12 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "refusal/error.h"
+
 namespace refusal::base {
 namespace {
 
@@ -41,6 +47,94 @@ TEST(CpuBudget, FollowsANarrowedAffinityMask) {
   ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
   EXPECT_EQ(usable_cpus(), 1);
   ASSERT_EQ(sched_setaffinity(0, sizeof(original), &original), 0);
+}
+
+TEST(DefaultThreads, RefusalNumThreadsThenOmpNumThreadsThenUsableCpus) {
+  EXPECT_EQ(default_threads("3", "5", 2), 3);
+  EXPECT_EQ(default_threads(nullptr, "5", 2), 5);
+  EXPECT_EQ(default_threads(nullptr, nullptr, 2), 2);
+  EXPECT_EQ(default_threads("", "", 7), 7);  // set but empty counts as unset
+  EXPECT_EQ(default_threads("", "1", 7), 1);
+  EXPECT_EQ(default_threads("2", "nonsense", 1), 2);  // the first one set decides alone
+  EXPECT_EQ(default_threads(nullptr, nullptr, 0), 1);
+}
+
+TEST(DefaultThreads, ParsesCountsAndOpenMpLists) {
+  EXPECT_EQ(parse_thread_count_variable("REFUSAL_NUM_THREADS", "8"), 8);
+  EXPECT_EQ(parse_thread_count_variable("REFUSAL_NUM_THREADS", " 4 "), 4);
+  EXPECT_EQ(parse_thread_count_variable("OMP_NUM_THREADS", "4,2"), 4);  // outer level's count
+  EXPECT_EQ(parse_thread_count_variable("OMP_NUM_THREADS", "1"), 1);
+  EXPECT_EQ(parse_thread_count_variable("OMP_NUM_THREADS", nullptr), std::nullopt);
+  EXPECT_EQ(parse_thread_count_variable("OMP_NUM_THREADS", ""), std::nullopt);
+}
+
+TEST(DefaultThreads, ABadValueIsAnErrorNamingTheVariable) {
+  for (const char* bad : {"0", "-2", "two", "2.5", "3x", "99999999999", " ", "4,2"}) {
+    try {
+      parse_thread_count_variable("REFUSAL_NUM_THREADS", bad);
+      ADD_FAILURE() << "accepted REFUSAL_NUM_THREADS=" << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), std::string("REFUSAL_NUM_THREADS='") + bad +
+                                           "': expected a positive number of threads");
+    }
+  }
+  for (const char* bad : {"0", "x,2", ",4", "4;2"}) {
+    EXPECT_THROW(parse_thread_count_variable("OMP_NUM_THREADS", bad), Error) << bad;
+  }
+  try {
+    default_threads(nullptr, "auto", 4);
+    ADD_FAILURE() << "accepted OMP_NUM_THREADS=auto";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("OMP_NUM_THREADS='auto'"), std::string::npos);
+  }
+}
+
+// Sets (or, with nullptr, unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(DefaultThreads, ReadsTheEnvironment) {
+  {
+    ScopedEnv refusal("REFUSAL_NUM_THREADS", nullptr);
+    ScopedEnv omp("OMP_NUM_THREADS", nullptr);
+    EXPECT_EQ(default_threads(), usable_cpus());
+  }
+  {
+    ScopedEnv refusal("REFUSAL_NUM_THREADS", nullptr);
+    ScopedEnv omp("OMP_NUM_THREADS", "3");
+    EXPECT_EQ(default_threads(), 3);
+  }
+  {
+    ScopedEnv refusal("REFUSAL_NUM_THREADS", "5");
+    ScopedEnv omp("OMP_NUM_THREADS", "3");
+    EXPECT_EQ(default_threads(), 5);
+  }
+  {
+    ScopedEnv refusal("REFUSAL_NUM_THREADS", "many");
+    EXPECT_THROW(default_threads(), Error);
+  }
 }
 
 }  // namespace

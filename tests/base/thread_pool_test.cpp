@@ -1,11 +1,18 @@
 #include "base/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "base/cpu_budget.h"
+#include "thread_cpu_times.h"
 
 namespace refusal::base {
 namespace {
@@ -53,6 +60,69 @@ TEST(ThreadPool, ManyCallersShareOnePool) {
   }
   for (auto& t : callers) t.join();
   for (long s : sums) EXPECT_EQ(s, 50L * (63 * 64 / 2));
+}
+
+// Narrows this process to its first allowed CPU for one scope.
+class OneCpu {
+ public:
+  OneCpu() {
+    EXPECT_EQ(sched_getaffinity(0, sizeof(original_), &original_), 0);
+    int first = 0;
+    while (first < CPU_SETSIZE && !CPU_ISSET(first, &original_)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    EXPECT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  }
+  ~OneCpu() { sched_setaffinity(0, sizeof(original_), &original_); }
+  OneCpu(const OneCpu&) = delete;
+  OneCpu& operator=(const OneCpu&) = delete;
+
+ private:
+  cpu_set_t original_;
+};
+
+TEST(ThreadPool, SpinsOnlyWhenEveryThreadHasACpu) {
+  EXPECT_FALSE(ThreadPool(1).spins());  // no workers: nobody to spin
+  if (usable_cpus() >= 2) {
+    EXPECT_TRUE(ThreadPool(2).spins());
+  }
+  OneCpu narrowed;
+  EXPECT_FALSE(ThreadPool(2).spins());
+  EXPECT_FALSE(ThreadPool(4).spins());
+}
+
+// Issue 16: more threads than usable CPUs (a worker given OMP_NUM_THREADS=4 on one core, say):
+// between jobs the idle threads sleep instead of spinning on the one CPU the caller needs. The
+// caller hands out 300 tiny jobs with 100 µs of its own work after each, as a forward pass does
+// between its parallel steps. Measured on one CPU: the workers run ~2 ms in all while the
+// caller runs ~31 ms; a pool that spun anyway ran its workers ~30 ms, and doubled the wall time.
+TEST(ThreadPool, IdleWorkersDoNotSpinPastUsableCpus) {
+  OneCpu narrowed;
+  ThreadPool pool(4);
+  ASSERT_FALSE(pool.spins());
+  const auto caller = static_cast<pid_t>(syscall(SYS_gettid));
+  std::atomic<long> sum{0};
+  const auto before = testing::thread_cpu_ns();
+  constexpr int kJobs = 300;
+  for (int j = 0; j < kJobs; ++j) {
+    pool.parallel_for(4, [&](std::size_t i) { sum.fetch_add(static_cast<long>(i)); });
+    const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+  }
+  const auto after = testing::thread_cpu_ns();
+  EXPECT_EQ(sum.load(), kJobs * 6L);
+  long long workers_ns = 0;
+  long long caller_ns = 0;
+  for (const auto& [tid, ns] : after) {
+    const auto it = before.find(tid);
+    const long long ran = ns - (it == before.end() ? 0 : it->second);
+    (tid == caller ? caller_ns : workers_ns) += ran;
+  }
+  ASSERT_GT(caller_ns, 0);
+  EXPECT_LT(workers_ns * 3, caller_ns)
+      << "idle workers ran " << workers_ns / 1000 << " µs, the caller " << caller_ns / 1000;
 }
 
 }  // namespace

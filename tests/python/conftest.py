@@ -91,3 +91,45 @@ def nltk_data_dir(tmp: Path) -> str:
     for f in PUNKT.iterdir():
         shutil.copyfile(f, dest / f.name)
     return str(tmp)
+
+
+# ---- the scale-out tests (test_ray*.py, test_spark.py): the CLI's records of the eval set ----
+
+#: The result fields of a default-preset record (io::verdict_record), in order.
+RESULT_FIELDS = ["label", "score", "scores", "refusal", "truncated"]
+
+
+@pytest.fixture(scope="session")
+def eval_jsonl(tmp_path_factory, eval_texts) -> Path:
+    """The 1,706 eval texts as JSONL rows {"id": i, "text": ...}."""
+    path = tmp_path_factory.mktemp("eval") / "eval.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n"
+                            for i, t in enumerate(eval_texts)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cli_eval_records(cli, eval_jsonl, tmp_path_factory) -> list:
+    """`refusal classify` on eval_jsonl with the test model (fp32): one record per text."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("cli") / "eval-records.jsonl"
+    p = subprocess.run([cli, "classify", "--model", str(MODEL), "--input", str(eval_jsonl),
+                        "--output", str(out), "--progress", "never"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == list(range(len(records)))
+    return records
+
+
+def assert_rows_equal_cli(rows, cli_records, fields=RESULT_FIELDS):
+    """`rows` (dicts with "id", the result fields and "error") hold, for every id exactly once,
+    the CLI's record's result fields, value for value (floats bit for bit)."""
+    ids = sorted(r["id"] for r in rows)
+    assert ids == list(range(len(cli_records))), "not every row exactly once"
+    for row in sorted(rows, key=lambda r: r["id"]):
+        want = cli_records[row["id"]]
+        got = {f: row[f] for f in fields}
+        assert got == {f: want[f] for f in fields}, f"row {row['id']}"
+        assert row.get("error") is None

@@ -14,8 +14,7 @@ from conftest import MODEL
 def test_threads_share_one_classifier(clf, eval_texts):
     texts = eval_texts[:96]
     chunks = [texts[i::8] for i in range(8)]
-    # the same calls, one after another (results may differ in the last bit between different
-    # batches, never between threads)
+    # the same calls, one after another
     want = [(clf.logits(c), clf.predict(c)) for c in chunks]
 
     def work(i):
