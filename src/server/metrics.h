@@ -49,8 +49,8 @@ class Metrics {
   void queue_depth(std::size_t depth);
   void rejected_full();
   // The metrics above, then refusal_build_info{version,model,dtype,isa} and process_*.
-  std::string render(const std::string& version, const std::string& model,
-                     const std::string& dtype, const std::string& isa) const;
+  std::string render(const std::string& version, const std::string& model, const std::string& dtype,
+                     const std::string& isa) const;
 
  private:
   mutable std::mutex mu_;

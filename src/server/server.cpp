@@ -245,8 +245,8 @@ std::size_t Server::shut_down(const std::function<unsigned()>& stop_requests) {
   std::fprintf(stderr, "refusal serve: stopped accepting; draining %zu request(s) in flight\n",
                requests_in_flight());
   stop();
-  const auto drain_end = c.drain_timeout > 0 ? Clock::now() + seconds(c.drain_timeout)
-                                             : Clock::time_point::max();
+  const auto drain_end =
+      c.drain_timeout > 0 ? Clock::now() + seconds(c.drain_timeout) : Clock::time_point::max();
   if (wait([&] { return impl_->served.load(); }, drain_end)) return 0;
   return impl_->served ? 0 : requests_in_flight();
 }

@@ -687,10 +687,10 @@ TEST(Metrics, TeiNamesProcessMetricsAndBuildInfo) {
   EXPECT_GT(start, now - 24 * 3600);
   // refusal_build_info.
   const Engine& engine = *model().engine;
-  EXPECT_EQ(sample_value(m, "refusal_build_info{version=\"" + std::string(version()) +
-                                "\",model=\"" + kModel + "\",dtype=\"fp32\",isa=\"" +
-                                engine.isa() + "\"}"),
-            1)
+  EXPECT_EQ(
+      sample_value(m, "refusal_build_info{version=\"" + std::string(version()) + "\",model=\"" +
+                          kModel + "\",dtype=\"fp32\",isa=\"" + engine.isa() + "\"}"),
+      1)
       << m;
 }
 
@@ -712,7 +712,8 @@ TEST(Metrics, PromtoolAcceptsTheExposition) {
   ASSERT_NE(p, nullptr);
   std::string out;
   std::array<char, 4096> buf{};
-  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;)
+    out.append(buf.data(), n);
   const int status = ::pclose(p);
   ASSERT_TRUE(WIFEXITED(status));
   const int code = WEXITSTATUS(status);
@@ -728,8 +729,9 @@ TEST(Metrics, PromtoolAcceptsTheExposition) {
     const bool tei_name = line.starts_with("te_request_count ") ||
                           line.starts_with("te_request_success ") ||
                           line.starts_with("te_request_failure ");
-    const bool naming = line.ends_with(R"(counter metrics should have "_total" suffix)") ||
-                        line.ends_with(R"(non-histogram and non-summary metrics should not have "_count" suffix)");
+    const bool naming =
+        line.ends_with(R"(counter metrics should have "_total" suffix)") ||
+        line.ends_with(R"(non-histogram and non-summary metrics should not have "_count" suffix)");
     EXPECT_TRUE(tei_name && naming) << line;
   }
   EXPECT_EQ(code == 3, remarks > 0) << out;
