@@ -113,6 +113,8 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout http-keep-alive 10s
+    # A check answered late on a busy machine is not a failure; two failures in a row are.
+    timeout check 2s
     # No retries: a request sent to a server that does not answer it is a failed request.
     retries 0
 
@@ -124,7 +126,7 @@ backend replicas
     balance {balance}
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter 200ms fall 1 rise 1
+    default-server inter 200ms fall 2 rise 1
 {servers}
 """
 
