@@ -8,7 +8,8 @@ Phases, each --duration seconds of --clients keep-alive clients (bench/server/lo
 load generator: two client processes) sending POST /scan/output with the eval set's texts
 (cache off, so every request runs the model):
   offline     `refusal classify --preset llm-guard --threads T` over the same texts (T = the
-              CPUs), the texts/s one process reaches without HTTP
+              CPUs), the texts/s one process reaches without HTTP (its start, timed on one
+              text, not counted)
   1x{T}       one replica with T engine threads, clients straight to it
   1x{T}-lb    the same replica behind haproxy (what the balancer itself costs)
   {T}x1-lb    T replicas of one thread each behind haproxy
@@ -33,19 +34,28 @@ from replicas import Haproxy, Replica, free_port, load_texts  # noqa: E402
 
 
 def offline(args, texts, threads):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "texts.jsonl")
-        with open(path, "w", encoding="utf-8") as f:
-            for _ in range(args.offline_repeat):
-                for t in texts:
-                    f.write(json.dumps({"text": t}) + "\n")
+    """`refusal classify`'s texts/s, less its start (process, model load: what a server pays
+    once), timed on a one-text run."""
+    def run(path):
         t0 = time.perf_counter()
         subprocess.run([args.refusal, "classify", "--preset", "llm-guard", "--model", args.model,
                         "--threads", str(threads), "--input", path, "--output", os.devnull,
                         "--progress", "never"], check=True)
-        seconds = time.perf_counter() - t0
+        return time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        one, path = os.path.join(tmp, "one.jsonl"), os.path.join(tmp, "texts.jsonl")
+        with open(one, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"text": texts[0]}) + "\n")
+        with open(path, "w", encoding="utf-8") as f:
+            for _ in range(args.offline_repeat):
+                for t in texts:
+                    f.write(json.dumps({"text": t}) + "\n")
+        startup = min(run(one) for _ in range(3))
+        seconds = run(path)
     n = args.offline_repeat * len(texts)
-    return {"texts": n, "seconds": round(seconds, 2), "texts_per_s": round(n / seconds, 1)}
+    return {"texts": n, "seconds": round(seconds, 2), "startup_s": round(startup, 3),
+            "texts_per_s": round(n / max(seconds - startup, 1e-6), 1)}
 
 
 def serve_flags(threads):
@@ -111,13 +121,22 @@ def main():
     print("%dx1 behind haproxy / 1x%d: %.0f%% (goal >= 90%%); one replica / offline: %.0f%% "
           "(goal >= 80%%)" % (t, t, 100 * results["replicas_vs_threads"],
                               100 * results["server_vs_offline"]))
-    print("| Setup | Requests/s | p50 ms | p99 ms | Errors / non-200 |")
+    # The table of docs/deploy.md#sizing, ready to paste.
+    print("| Setup (%d clients) | Requests/s | p50 ms | p99 ms | Errors / non-200 |"
+          % args.clients)
     print("|---|---|---|---|---|")
-    for name in ("1x%d" % t, "1x%d-lb" % t, "%dx1-lb" % t):
+    for name, label in (("1x%d" % t, "1 replica × %d threads" % t),
+                        ("1x%d-lb" % t, "1 replica × %d threads, behind haproxy" % t),
+                        ("%dx1-lb" % t, "%d replicas × 1 thread, behind haproxy" % t)):
         r = results[name]
-        print("| %s | %.1f | %s | %s | %d / %d |" % (name, r["ok_per_s"], r["p50_ms"],
+        print("| %s | %.1f | %s | %s | %d / %d |" % (label, r["ok_per_s"], r["p50_ms"],
                                                    r["p99_ms"], r["errors"],
                                                    r["requests"] - r["ok"]))
+    print("| `refusal classify` offline, %d threads | %.1f (texts/s) | | | |"
+          % (t, results["offline"]["texts_per_s"]))
+    print("Load average before / after: %s / %s"
+          % tuple(" ".join("%.2f" % x for x in results[k])
+                  for k in ("load_average_before", "load_average_after")))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
