@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages listed in packages/debian.txt (as root, or through sudo).
+# Installs the Debian packages listed in packages/debian.txt (as root, or through sudo), or in
+# the list given (a path from the repository root: the container's runtime stage installs
+# packages/debian-runtime.txt this way).
+#
+#   bash scripts/setup.sh [packages/LIST.txt]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=$(grep -o '^[^#]*' packages/debian.txt | tr -s ' \n' ' ')
+list=${1:-packages/debian.txt}
+packages=$(grep -o '^[^#]*' "$list" | tr -s ' \n' ' ')
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $packages 2>/dev/null | grep -c -v 'install ok installed' || true)

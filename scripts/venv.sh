@@ -9,8 +9,9 @@
 #
 # The venvs (docs/testing.md): ref (torch + transformers: the reference vectors), py (the Python
 # package's tests), bench (the peer benchmark), scan and scan-nltk39 (LLM Guard's rules under
-# nltk 3.10 and 3.9), api (FastAPI: the recorded LLM Guard API answers). PYTHON picks the
-# interpreter a new venv is made with (default python3). A venv whose requirement files have not
+# nltk 3.10 and 3.9), api (FastAPI: the recorded LLM Guard API answers), deploy
+# (kubernetes-validate: tests/deploy). PYTHON picks the interpreter a new venv is made with
+# (default python3). A venv whose requirement files have not
 # changed since it was made is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."

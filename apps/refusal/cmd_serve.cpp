@@ -1,12 +1,14 @@
 // `refusal serve`: the HTTP server. Settings: defaults < --config FILE < REFUSAL_SERVE_*
-// environment variables < flags. SIGTERM or SIGINT: stop accepting, answer what was accepted,
-// exit 0.
+// environment variables < flags. SIGTERM or SIGINT: not ready (/readyz 503), serve on for
+// --shutdown-delay, stop accepting, answer what was accepted (at most --drain-timeout), exit 0;
+// a second signal cuts that short.
 #include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -21,10 +23,14 @@
 namespace refusal::app {
 namespace {
 
-// Set by the SIGTERM/SIGINT handler (which may run on any thread, including the BLAS
-// library's, so it only stores a flag); a waiter thread acts on it.
-volatile std::sig_atomic_t g_signal = 0;
-extern "C" void on_stop_signal(int sig) { g_signal = sig; }
+// Stop requests so far, counted by the SIGTERM/SIGINT handler (which may run on any thread,
+// including the BLAS library's, so it only counts); a waiter thread acts on them.
+volatile std::sig_atomic_t g_stop_signals = 0;
+volatile std::sig_atomic_t g_last_signal = 0;
+extern "C" void on_stop_signal(int sig) {
+  g_last_signal = sig;
+  g_stop_signals = g_stop_signals + 1;
+}
 
 struct ServeArgs {
   std::string config_file;
@@ -39,32 +45,47 @@ int run_serve(const ServeArgs& a) {
   server::ServerConfig config = server::load_config(file, a.flags);
   if (config.model.empty()) config.model = default_model_path().string();  // the bundled model
 
+  // Handlers first: a SIGTERM right after the "listening" line must not kill the process.
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGTERM);  // one handler at a time: the count stays exact
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
   std::fprintf(stderr, "refusal serve: loading %s\n", config.model.c_str());
   server::Server srv(config);
   const int port = srv.bind();
   std::printf("refusal serve: listening on http://%s:%d\n", config.host.c_str(), port);
   std::fflush(stdout);
 
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  std::atomic<bool> done{false};
+  std::atomic<bool> served{false};
   std::thread waiter([&] {
-    while (!done) {
+    while (!served && g_stop_signals == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      const int sig = g_signal;
-      if (sig == SIGTERM || sig == SIGINT) {
-        std::fprintf(stderr, "refusal serve: %s: draining in-flight requests\n",
-                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        srv.stop();
-        return;
-      }
     }
+    if (served) return;
+    std::fprintf(stderr, "refusal serve: %s: shutting down\n",
+                 g_last_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    const std::size_t unanswered =
+        srv.shut_down([] { return static_cast<unsigned>(g_stop_signals); });
+    // serve() returns at once when everything was answered, or soon when only idle
+    // keep-alive connections were left.
+    for (int i = 0; i < 100 && unanswered == 0 && !served; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (served) return;
+    // Cut short (drain timeout or another signal): exit without waiting for serve().
+    if (unanswered > 0) {
+      std::fprintf(stderr, "refusal serve: exiting with %zu request(s) unanswered\n", unanswered);
+    } else {
+      std::fprintf(stderr, "refusal serve: stopped\n");
+    }
+    std::fflush(nullptr);
+    std::_Exit(unanswered > 0 ? 1 : 0);
   });
   srv.serve();
-  done = true;
+  served = true;
   waiter.join();
   std::fprintf(stderr, "refusal serve: stopped\n");
   return 0;
@@ -87,7 +108,9 @@ Command add_serve_command(CLI::App& app) {
       "web page at /. Every setting below can also be given in --config FILE (`key = value`\n"
       "lines, the names with underscores) or as REFUSAL_SERVE_<NAME> (e.g.\n"
       "REFUSAL_SERVE_API_KEYS); flags win over variables, variables over the file.\n"
-      "SIGTERM drains in-flight requests, then exits 0. See docs/server.md.");
+      "SIGTERM: /readyz answers 503 while the server keeps serving for --shutdown-delay, then\n"
+      "it stops accepting, answers what it accepted (for at most --drain-timeout) and exits 0;\n"
+      "a second SIGTERM cuts that short. See docs/server.md and docs/deploy.md.");
   cmd->add_option("--config", a->config_file, "Settings file (also REFUSAL_SERVE_CONFIG)");
   const server::ServerConfig defaults;
   for (const auto& s : server::settings()) {

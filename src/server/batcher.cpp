@@ -145,8 +145,6 @@ void Batcher::run() {
 void Batcher::process(std::vector<Item>& batch) {
   const auto start = std::chrono::steady_clock::now();
   std::size_t tokens = 0;
-  std::size_t est = 0;
-  for (const auto& item : batch) est += item.cost;
   Job& first = *batch.front().job;
   if (first.raw_ids) {
     std::vector<std::vector<std::int32_t>> ids;
@@ -160,6 +158,7 @@ void Batcher::process(std::vector<Item>& batch) {
       Job& job = *batch[k].job;
       if (outcomes[k].error.empty()) {
         tokens += ids[k].size();
+        if (metrics_ != nullptr) metrics_->input_length(ids[k].size());
         job.outputs[batch[k].index] = std::move(outcomes[k].value);
       } else {
         job.errors[batch[k].index] = std::move(outcomes[k].error);
@@ -173,6 +172,7 @@ void Batcher::process(std::vector<Item>& batch) {
       Job& job = *batch[k].job;
       if (results[k].ok()) {
         tokens += results[k].verdict.tokens;
+        if (metrics_ != nullptr) metrics_->input_length(results[k].verdict.tokens);
         job.verdicts[batch[k].index] = std::move(results[k].verdict);
       } else {
         job.errors[batch[k].index] = std::move(results[k].error);
@@ -187,7 +187,7 @@ void Batcher::process(std::vector<Item>& batch) {
     texts_per_second_ = old == 0.0 ? rate : 0.8 * old + 0.2 * rate;
   }
   if (metrics_ != nullptr) {
-    metrics_->batch(batch.size(), est, seconds);
+    metrics_->batch(batch.size(), tokens, seconds);
     metrics_->texts_classified(batch.size(), tokens);
   }
   for (auto& item : batch) item.job->done(1);

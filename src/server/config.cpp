@@ -40,6 +40,13 @@ std::size_t parse_size(const std::string& v) {
   return static_cast<std::size_t>(n);
 }
 
+// A duration: finite and not negative.
+double parse_seconds(const std::string& v) {
+  const double d = parse_double(v);
+  if (!(d >= 0.0 && d < 1e9)) throw std::invalid_argument(v);
+  return d;
+}
+
 bool parse_bool(const std::string& v) {
   std::string l;
   for (char c : v) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -188,6 +195,16 @@ const std::vector<Field>& fields() {
       REFUSAL_DOUBLE(batch_wait_ms, "Milliseconds to wait for more requests when a batch is small"),
       REFUSAL_SIZE(cache_size, "Results kept in the exact-match LRU cache (0: off)"),
       REFUSAL_BOOL(access_log, "One JSON access-log line per request on stderr"),
+      Field{{"shutdown_delay",
+             "Seconds to keep serving after SIGTERM, with /readyz answering 503, before the "
+             "server stops accepting connections (time for load balancers to stop routing)"},
+            [](ServerConfig& c, const std::string& v) { c.shutdown_delay = parse_seconds(v); },
+            [](const ServerConfig& c) { return fmt_double(c.shutdown_delay); }},
+      Field{{"drain_timeout",
+             "Seconds the accepted requests may take to finish once the server stops accepting; "
+             "then it exits with those unanswered (0: no limit)"},
+            [](ServerConfig& c, const std::string& v) { c.drain_timeout = parse_seconds(v); },
+            [](const ServerConfig& c) { return fmt_double(c.drain_timeout); }},
       REFUSAL_STRING(llm_guard_config,
                      "An LLM Guard API config (scanners.yml): its NoRefusal / NoRefusalLight "
                      "entries, NoRefusal's threshold, match_type and model_max_length, the auth "

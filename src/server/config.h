@@ -51,6 +51,10 @@ struct ServerConfig {
   std::string llm_guard_config;       // an LLM Guard scanners.yml to read
   // Logging.
   bool access_log = true;  // one JSON line per request on stderr
+  // Stopping (SIGTERM / SIGINT): not ready at once, serve on for shutdown_delay s (load
+  // balancers stop routing meanwhile), stop accepting, then drain for up to drain_timeout s.
+  double shutdown_delay = 0.0;
+  double drain_timeout = 0.0;  // 0: until every accepted request is answered
 };
 
 struct SettingInfo {

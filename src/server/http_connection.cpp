@@ -159,6 +159,10 @@ void GuardedHttpServer::stop_accepting() {
   stop();
 }
 
+void GuardedHttpServer::close_after_each_answer() { close_each_ = true; }
+
+std::size_t GuardedHttpServer::requests_in_flight() const { return in_flight_; }
+
 bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
   const ConnectionLimits& c = limits_;
   DeadlineStream strm(sock, c.read_timeout, c.write_timeout);
@@ -178,9 +182,11 @@ bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
     if (!readable) break;
     t_request_start = Clock::now();
     strm.set_deadline(t_request_start + seconds(c.request_read_timeout));
-    const bool last = stopping_ || count + 1 >= c.keep_alive_max;
+    const bool last = stopping_ || close_each_ || count + 1 >= c.keep_alive_max;
     bool connection_closed = false;
+    ++in_flight_;
     ret = process_request(strm, last, connection_closed, [](httplib::Request&) {});
+    --in_flight_;
     if (!ret || connection_closed || last) break;
   }
   ::shutdown(sock, SHUT_RDWR);

@@ -40,12 +40,19 @@ class GuardedHttpServer : public httplib::Server {
   int bind_with_backlog(const std::string& host, int port, int backlog);
   // Stops accepting connections; those already accepted get their request answered.
   void stop_accepting();
+  // From now on every answer carries `Connection: close` (a stopping server's keep-alive
+  // clients reconnect, through their load balancer, to another replica).
+  void close_after_each_answer();
+  // Requests read and not yet answered.
+  std::size_t requests_in_flight() const;
 
  private:
   bool process_and_close_socket(socket_t sock) override;
 
   ConnectionLimits limits_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> close_each_{false};
+  std::atomic<std::size_t> in_flight_{0};
   socket_t listen_socket_ = INVALID_SOCKET;
 };
 

@@ -51,6 +51,9 @@ HttpResponse api_error_response(const ApiError& error);
 template <class Request>
 using Parsed = std::variant<Request, HttpResponse>;
 
+// Seconds from `start` to now.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
 // The standard reason phrase of an HTTP status ("Not Found"); "Error" for one not listed.
 const char* status_phrase(int status);
 

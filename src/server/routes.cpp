@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "refusal/version.h"
 #include "server/routes_llm_guard.h"
 #include "server/routes_native.h"
 #include "server/routes_tei.h"
@@ -26,7 +27,9 @@ HttpResponse answer_page(const HttpRequestView&, Services&) {
 
 HttpResponse answer_metrics(const HttpRequestView&, Services& services) {
   services.metrics().queue_depth(services.batcher().depth());
-  return {.body = services.metrics().render(),
+  const Engine& engine = services.engine();
+  return {.body = services.metrics().render(version(), services.config().model,
+                                            dtype_name(engine.dtype()), engine.isa()),
           .content_type = "text/plain; version=0.0.4; charset=utf-8"};
 }
 

@@ -147,7 +147,9 @@ HttpResponse answer_output(const HttpRequestView& request, Services& services,
   const auto& scan = std::get<LlmGuardRequest>(parsed);
   const LlmGuardResult result =
       handle_llm_guard(scan, route, services, services.deadline(request.received));
-  return render_llm_guard(scan, route, result);
+  HttpResponse response = render_llm_guard(scan, route, result);
+  services.metrics().api_request(false, response.status, seconds_since(request.received));
+  return response;
 }
 
 }  // namespace
@@ -283,7 +285,9 @@ HttpResponse answer_healthz(const HttpRequestView&, Services&) {
   return json_response(200, R"({"status":"alive"})");
 }
 
-HttpResponse answer_readyz(const HttpRequestView&, Services&) {
+HttpResponse answer_readyz(const HttpRequestView&, Services& services) {
+  // 503 once the server is stopping: load balancers take it out while it still answers.
+  if (!services.ready()) return json_response(503, R"({"status":"shutting down"})");
   return json_response(200, R"({"status":"ready"})");
 }
 

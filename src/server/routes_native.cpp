@@ -271,7 +271,10 @@ HttpResponse answer_classify(const HttpRequestView& request, Services& services)
   const auto& classify = std::get<NativeRequest>(parsed);
   const NativeResult result =
       handle_native(classify, services, services.deadline(request.received));
-  return render_native(classify, result, services.engine().config());
+  HttpResponse response = render_native(classify, result, services.engine().config());
+  services.metrics().api_request(classify.texts.size() > 1, response.status,
+                                 seconds_since(request.received));
+  return response;
 }
 
 ordered_json native_openapi(const ServerConfig&) {

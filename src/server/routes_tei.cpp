@@ -288,7 +288,9 @@ HttpResponse answer_predict(const HttpRequestView& request, Services& services) 
   if (auto* error = std::get_if<HttpResponse>(&parsed)) return std::move(*error);
   const auto& predict = std::get<TeiRequest>(parsed);
   const TeiResult result = handle_tei(predict, services, services.deadline(request.received));
-  return render_tei(predict, result, services.engine().config().labels);
+  HttpResponse response = render_tei(predict, result, services.engine().config().labels);
+  services.metrics().api_request(predict.batch, response.status, seconds_since(request.received));
+  return response;
 }
 
 HttpResponse answer_health(const HttpRequestView&, Services&) { return HttpResponse{}; }

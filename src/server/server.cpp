@@ -102,6 +102,7 @@ struct Server::Impl {
   int bound_port = -1;
   std::atomic<bool> serving{false};
   std::atomic<bool> stop_requested{false};
+  std::atomic<bool> served{false};  // serve() has returned
 
   Impl(ServerConfig c, std::shared_ptr<const Engine> e, Tokenizer t)
       : services(std::move(c), std::move(e), std::move(t)) {}
@@ -202,6 +203,7 @@ void Server::serve() {
   if (!impl_->stop_requested) impl_->http->listen_after_bind();
   impl_->serving = false;
   // Every accepted connection has been answered: the HTTP threads are joined.
+  impl_->served = true;
 }
 
 void Server::stop() {
@@ -212,6 +214,41 @@ void Server::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   impl_->http->stop_accepting();
+}
+
+std::size_t Server::requests_in_flight() const {
+  return impl_->http ? impl_->http->requests_in_flight() : 0;
+}
+
+std::size_t Server::shut_down(const std::function<unsigned()>& stop_requests) {
+  const unsigned first = stop_requests();
+  const auto cut_short = [&] { return stop_requests() > first; };
+  const auto seconds = [](double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  };
+  // Waits until `done()`, `deadline` or another stop request; true when done.
+  const auto wait = [&](const auto& done, Clock::time_point deadline) {
+    while (!done() && !cut_short() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
+  const ServerConfig& c = config();
+  impl_->services.set_ready(false);
+  if (impl_->http) impl_->http->close_after_each_answer();
+  if (c.shutdown_delay > 0) {
+    std::fprintf(stderr,
+                 "refusal serve: not ready (/readyz 503); serving %g s more before draining\n",
+                 c.shutdown_delay);
+    wait([] { return false; }, Clock::now() + seconds(c.shutdown_delay));
+  }
+  std::fprintf(stderr, "refusal serve: stopped accepting; draining %zu request(s) in flight\n",
+               requests_in_flight());
+  stop();
+  const auto drain_end =
+      c.drain_timeout > 0 ? Clock::now() + seconds(c.drain_timeout) : Clock::time_point::max();
+  if (wait([&] { return impl_->served.load(); }, drain_end)) return 0;
+  return impl_->served ? 0 : requests_in_flight();
 }
 
 }  // namespace refusal::server

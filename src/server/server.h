@@ -3,6 +3,8 @@
 // docs/server.md describes every endpoint, setting and limit.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "refusal/engine.h"
@@ -31,6 +33,18 @@ class Server {
   void stop();
   int port() const;
   const ServerConfig& config() const;
+
+  // The graceful stop of a serving server (docs/server.md#stopping), run on another thread than
+  // serve(): at once /readyz answers 503 and every answer carries `Connection: close`, while the
+  // server keeps accepting and answering for config().shutdown_delay seconds; then stop(), and
+  // wait for serve() to return, at most config().drain_timeout seconds (0: no limit).
+  // `stop_requests()` counts the stop requests (signals) so far: one more than when this began
+  // cuts the delay and the drain short. Returns the requests still unanswered (0 also when
+  // serve() has returned: everything accepted was answered). When it gave up, serve() may not
+  // have returned yet: the caller exits without waiting for it.
+  std::size_t shut_down(const std::function<unsigned()>& stop_requests);
+  // Requests read and not yet answered.
+  std::size_t requests_in_flight() const;
 
   struct Impl;
 

@@ -11,6 +11,7 @@ Services::Services(ServerConfig config, std::shared_ptr<const Engine> engine, To
     : config_(std::move(config)),
       engine_(std::move(engine)),
       tokenizer_(std::move(tokenizer)),
+      metrics_(static_cast<std::size_t>(engine_->config().max_tokens())),
       verdict_cache_(config_.cache_size),
       output_cache_(config_.cache_size) {
   batcher_ = std::make_unique<Batcher>(

@@ -2,6 +2,7 @@
 // and the result caches. No HTTP here: a test builds one over a model and calls handlers.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -65,6 +66,9 @@ class Services {
                   Clock::time_point deadline);
   // Stops taking work; what is queued is finished first.
   void stop();
+  // Readiness (/readyz): false once the server is stopping.
+  bool ready() const { return ready_; }
+  void set_ready(bool ready) { ready_ = ready; }
 
  private:
   static std::string options_key(const ClassifierOptions& options);
@@ -89,6 +93,7 @@ class Services {
   std::mutex classifiers_mu_;
   std::map<std::string, std::shared_ptr<const Classifier>> classifiers_;
   std::shared_ptr<const Classifier> no_refusal_;
+  std::atomic<bool> ready_{true};
   std::once_flag punkt_once_;
   std::optional<PunktParameters> punkt_;
 };

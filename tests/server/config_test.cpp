@@ -39,6 +39,24 @@ TEST(ServerConfig, BadValuesAndUnknownKeysAreErrors) {
   EXPECT_EQ(c.api_keys, (std::vector<std::string>{"k1", "k2"}));
 }
 
+TEST(ServerConfig, ShutdownDelayAndDrainTimeoutFromEverySource) {
+  testing::TempDir dir;
+  testing::write_text(dir / "serve.conf", "shutdown-delay = 10\ndrain_timeout: 20\n");
+  EXPECT_EQ(load_config((dir / "serve.conf").string(), {}).shutdown_delay, 10.0);
+  EXPECT_EQ(load_config((dir / "serve.conf").string(), {}).drain_timeout, 20.0);
+  ::setenv("REFUSAL_SERVE_SHUTDOWN_DELAY", "2.5", 1);
+  const ServerConfig c = load_config((dir / "serve.conf").string(), {{"drain_timeout", "0"}});
+  ::unsetenv("REFUSAL_SERVE_SHUTDOWN_DELAY");
+  EXPECT_EQ(c.shutdown_delay, 2.5);
+  EXPECT_EQ(c.drain_timeout, 0.0);
+  // Defaults: stop at once, drain without a limit (as before these settings existed).
+  EXPECT_EQ(load_config("", {}).shutdown_delay, 0.0);
+  EXPECT_EQ(load_config("", {}).drain_timeout, 0.0);
+  EXPECT_THROW(load_config("", {{"shutdown_delay", "-1"}}), Error);
+  EXPECT_THROW(load_config("", {{"drain_timeout", "nan"}}), Error);
+  EXPECT_THROW(load_config("", {{"drain_timeout", "5s"}}), Error);
+}
+
 TEST(ServerConfig, NoRefusalDefaultsComeFromTheLlmGuardPreset) {
   const ServerConfig c = load_config("", {});
   // Unset: the library's llm-guard preset decides; --help shows what it decides.

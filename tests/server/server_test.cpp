@@ -18,9 +18,12 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "refusal/classifier.h"
@@ -28,6 +31,7 @@
 #include "refusal/model.h"
 #include "refusal/scanner_rules.h"
 #include "refusal/tokenizer.h"
+#include "refusal/version.h"
 #include "scan/python_emulation.h"
 #include "server/json_text.h"
 #include "test_support.h"
@@ -60,7 +64,7 @@ class Running {
   explicit Running(ServerConfig c) {
     c.host = "127.0.0.1";
     c.port = 0;
-    c.model = kModel;
+    if (c.model.empty()) c.model = kModel;  // what /info and refusal_build_info name
     c.access_log = false;
     if (c.http_threads == ServerConfig{}.http_threads) c.http_threads = 8;
     server_ = std::make_unique<Server>(c, model().engine, *model().tokenizer);
@@ -619,6 +623,165 @@ TEST(Misc, StopAnswersRequestsInFlight) {
   s.reset();  // stop() + join: returns once the accepted requests are answered
   for (auto& c : clients) c.join();
   EXPECT_EQ(ok.load(), 8);
+}
+
+// /metrics after a request of each kind: `poll_for` appears once the logger has counted them.
+std::string metrics_after(Running& s, const std::string& poll_for) {
+  auto cli = s.client();
+  auto r = cli.Get("/metrics");
+  for (int i = 0; i < 100 && r->body.find(poll_for) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    r = cli.Get("/metrics");
+  }
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  return r->body;
+}
+
+// The value of the sample line that starts with `sample` ("name{labels}"); NaN when absent.
+double sample_value(const std::string& text, const std::string& sample) {
+  const auto at = text.find("\n" + sample + " ");
+  if (at == std::string::npos) return std::nan("");
+  return std::stod(text.substr(at + sample.size() + 2));
+}
+
+TEST(Metrics, TeiNamesProcessMetricsAndBuildInfo) {
+  ServerConfig config;
+  config.queue_capacity = 1;  // a two-input batch does not fit: one 429
+  Running s(config);
+  auto cli = s.client();
+  EXPECT_EQ(cli.Post("/predict", R"({"inputs":"one text"})", "application/json")->status, 200);
+  EXPECT_EQ(cli.Post("/predict", R"({"inputs":[["a"],["b"]]})", "application/json")->status, 429);
+  EXPECT_EQ(cli.Post("/scan/output", R"({"prompt":"","output":"two"})", "application/json")->status,
+            200);
+  EXPECT_EQ(cli.Post("/v1/classify", R"({"text":""})", "application/json")->status, 200);
+  const std::string m = metrics_after(s, "code=\"200\"} 2");
+  // TEI: requests by method, successes, failures by err, the duration of the successes.
+  EXPECT_EQ(sample_value(m, "te_request_count{method=\"single\"}"), 3) << m;
+  EXPECT_EQ(sample_value(m, "te_request_count{method=\"batch\"}"), 1);
+  EXPECT_EQ(sample_value(m, "te_request_success{method=\"single\"}"), 3);
+  EXPECT_EQ(sample_value(m, "te_request_failure{err=\"overloaded\"}"), 1);
+  EXPECT_EQ(sample_value(m, "te_request_duration_count"), 3);
+  EXPECT_EQ(sample_value(m, "te_request_duration_bucket{le=\"+Inf\"}"), 3);
+  EXPECT_NE(m.find("te_request_duration_bucket{le=\"1.5e-05\"}"), std::string::npos);
+  EXPECT_NE(m.find("# TYPE te_request_count counter\n"), std::string::npos);
+  EXPECT_NE(m.find("# TYPE te_request_duration histogram\n"), std::string::npos);
+  // The model ran three inputs, in batches of one; the queue is empty now.
+  EXPECT_EQ(sample_value(m, "te_request_input_length_count"), 3);
+  EXPECT_EQ(sample_value(m, "te_request_input_length_bucket{le=\"512\"}"), 3);
+  EXPECT_EQ(m.find("te_request_input_length_bucket{le=\"1024\"}"), std::string::npos);
+  EXPECT_EQ(sample_value(m, "te_batch_next_size_bucket{le=\"1\"}"), 3);
+  EXPECT_EQ(sample_value(m, "te_batch_next_tokens_count"), 3);
+  EXPECT_EQ(sample_value(m, "te_queue_size"), 0);
+  EXPECT_NE(m.find("# TYPE te_queue_size gauge\n"), std::string::npos);
+  // process_*.
+  EXPECT_GT(sample_value(m, "process_cpu_seconds_total"), 0);
+  EXPECT_GT(sample_value(m, "process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(sample_value(m, "process_virtual_memory_bytes"),
+            sample_value(m, "process_resident_memory_bytes"));
+  EXPECT_GE(sample_value(m, "process_open_fds"), 3);
+  EXPECT_GE(sample_value(m, "process_max_fds"), sample_value(m, "process_open_fds"));
+  const double now = static_cast<double>(std::time(nullptr));
+  const double start = sample_value(m, "process_start_time_seconds");
+  EXPECT_LE(start, now + 1);
+  EXPECT_GT(start, now - 24 * 3600);
+  // refusal_build_info.
+  const Engine& engine = *model().engine;
+  EXPECT_EQ(
+      sample_value(m, "refusal_build_info{version=\"" + std::string(version()) + "\",model=\"" +
+                          kModel + "\",dtype=\"fp32\",isa=\"" + engine.isa() + "\"}"),
+      1)
+      << m;
+}
+
+TEST(Metrics, PromtoolAcceptsTheExposition) {
+  ServerConfig config;
+  config.model = "a \"quoted\\\" name";  // label escaping
+  Running s(config);
+  auto cli = s.client();
+  cli.Post("/predict", R"({"inputs":[["a"],["b"]]})", "application/json");
+  cli.Post("/scan/output", R"({"prompt":"","output":"two"})", "application/json");
+  cli.Post("/v1/classify", R"({"texts":["x","y"]})", "application/json");
+  cli.Post("/v1/classify", R"({"texts":"x"})", "application/json");  // 422
+  const std::string m = metrics_after(s, "code=\"422\"} 1");
+  EXPECT_NE(m.find(R"(model="a \"quoted\\\" name")"), std::string::npos);
+  testing::TempDir dir;
+  testing::write_text(dir / "metrics.txt", m);
+  const std::string cmd = "promtool check metrics < " + (dir / "metrics.txt").string() + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;)
+    out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  ASSERT_TRUE(WIFEXITED(status));
+  const int code = WEXITSTATUS(status);
+  ASSERT_NE(code, 127) << "promtool not found: it is in Debian's prometheus package "
+                          "(packages/debian.txt, scripts/setup.sh)";
+  // 0: clean; 3: lint remarks only. The only remarks allowed are on TEI's own counter names
+  // (kept as TEI writes them, without _total, so that its dashboards work unchanged).
+  ASSERT_TRUE(code == 0 || code == 3) << out;
+  std::istringstream lines(out);
+  int remarks = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++remarks;
+    const bool tei_name = line.starts_with("te_request_count ") ||
+                          line.starts_with("te_request_success ") ||
+                          line.starts_with("te_request_failure ");
+    const bool naming =
+        line.ends_with(R"(counter metrics should have "_total" suffix)") ||
+        line.ends_with(R"(non-histogram and non-summary metrics should not have "_count" suffix)");
+    EXPECT_TRUE(tei_name && naming) << line;
+  }
+  EXPECT_EQ(code == 3, remarks > 0) << out;
+}
+
+TEST(Misc, ShutDownIsNotReadyAtOnceServesForTheDelayThenDrains) {
+  ServerConfig config;
+  config.shutdown_delay = 0.6;
+  Running s(config);
+  auto cli = s.client();
+  cli.set_keep_alive(true);
+  EXPECT_EQ(cli.Get("/readyz")->status, 200);
+  auto r = cli.Post("/scan/output", R"({"prompt":"","output":"x"})", "application/json");
+  EXPECT_EQ(r->get_header_value("Connection"), "");  // kept alive
+  std::atomic<unsigned> signals{1};
+  std::atomic<std::size_t> unanswered{99};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread stopper([&] { unanswered = s.server().shut_down([&] { return signals.load(); }); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Not ready, still alive and answering, and asking keep-alive clients to reconnect.
+  r = cli.Get("/readyz");
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->body, R"({"status":"shutting down"})");
+  EXPECT_EQ(cli.Get("/healthz")->status, 200);
+  r = cli.Post("/scan/output", R"({"prompt":"","output":"y"})", "application/json");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Connection"), "close");
+  stopper.join();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(took, 0.6);
+  EXPECT_LT(took, 5.0);
+  EXPECT_EQ(unanswered.load(), 0u);
+  // It no longer accepts connections.
+  httplib::Client late("127.0.0.1", s.port());
+  late.set_connection_timeout(1, 0);
+  EXPECT_FALSE(late.Get("/healthz"));
+}
+
+TEST(Misc, AnotherStopRequestCutsTheDelayShort) {
+  ServerConfig config;
+  config.shutdown_delay = 30;
+  Running s(config);
+  std::atomic<unsigned> signals{1};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread stopper([&] { s.server().shut_down([&] { return signals.load(); }); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(s.client().Get("/readyz")->status, 503);
+  signals = 2;
+  stopper.join();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
 }
 
 }  // namespace
