@@ -107,6 +107,7 @@ void ThreadPool::run(std::size_t n, TaskRef task) {
     for (std::size_t i = 0; i < n; ++i) task.call(task.fn, i);
     return;
   }
+  regions_.fetch_add(1, std::memory_order_relaxed);
   Job job;
   job.task = task;
   job.n = n;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -29,6 +30,11 @@ class ThreadPool {
   // run their own job's tasks): an index for per-thread scratch that a job's owner sizes
   // before parallel_for.
   int worker_index() const;
+
+  // How many parallel_for calls handed work to the workers since construction: each is one
+  // wake-up and one barrier (calls run whole on the caller, n <= 1 or no workers, are not
+  // counted). What a forward pass pays in synchronisation; tests and profiling read it.
+  std::uint64_t regions() const { return regions_.load(std::memory_order_relaxed); }
 
   // Runs fn(i) for every i in [0, n) and returns when all are done. The caller works too.
   // Safe to call from several threads at once: their jobs share the workers. The first
@@ -58,6 +64,7 @@ class ThreadPool {
   std::condition_variable wake_;
   std::vector<Job*> queue_;     // oldest first; capacity reserved up front
   std::atomic<int> queued_{0};  // queue_.size(), readable without the lock while spinning
+  std::atomic<std::uint64_t> regions_{0};
   bool stopping_ = false;
 };
 

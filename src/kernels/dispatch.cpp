@@ -25,6 +25,11 @@ KernelTable make_table(Isa isa) {
     t.gemm_fp32 = avx2::gemm_fp32;
     t.gemm_bf16 = avx2::gemm_bf16;
     t.gemm_int8 = avx2::gemm_int8;
+    t.prepare_bf16 = avx2::prepare_bf16;
+    t.prepare_int8 = avx2::prepare_int8;
+    t.gelu_erf = avx2::gelu_erf;
+    t.softmax_rows = avx2::softmax_rows;
+    t.layernorm = avx2::layernorm;
   }
   if (isa == Isa::kAvx512) {
     t.gemm_fp32 = avx512::gemm_fp32;

@@ -187,4 +187,111 @@ void gemm_int8(const GemmArgs& g) {
   }
 }
 
+namespace {
+
+// Lanes [0, left) of 8 (all when left >= 8), as a maskload mask.
+__m256i tail_mask(size_t left) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const int n = left >= 8 ? 8 : static_cast<int>(left);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+}
+
+// The 8 low 16-bit halves of v's 32-bit lanes, in order.
+__m128i low_halves(__m256i v) {
+  const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                                        0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, pick), 0x08);
+  return _mm256_castsi256_si128(packed);
+}
+
+}  // namespace
+
+// The same bit manipulation as the portable to_bf16 (packed_linear.cpp): round to nearest
+// even, NaN kept quiet.
+void prepare_bf16(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, unsigned char* out,
+                  size_t stride) {
+  const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff);
+  const __m256i inf = _mm256_set1_epi32(0x7f800000);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i half = _mm256_set1_epi32(0x7fff);
+  const __m256i quiet = _mm256_set1_epi32(0x40);
+  for (size_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * ldx;
+    unsigned char* row = out + r * stride;
+    size_t kk = 0;
+    for (; kk < k; kk += 8) {
+      const __m256i u = _mm256_castps_si256(_mm256_maskload_ps(xr + kk, tail_mask(k - kk)));
+      // Signed compare is enough: |u| < 2^31.
+      const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
+      const __m256i hi = _mm256_srli_epi32(u, 16);
+      const __m256i rounded = _mm256_srli_epi32(
+          _mm256_add_epi32(_mm256_add_epi32(u, half), _mm256_and_si256(hi, one)), 16);
+      const __m128i v = low_halves(_mm256_blendv_epi8(rounded, _mm256_or_si256(hi, quiet), nan));
+      if (kk + 8 <= k) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(row + 2 * kk), v);
+      } else {
+        alignas(16) unsigned char tmp[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(tmp), v);
+        std::memcpy(row + 2 * kk, tmp, 2 * (k - kk));
+      }
+    }
+    std::memset(row + 2 * k, 0, stride - 2 * k);
+  }
+}
+
+// min_ps / max_ps pick their second operand on ties and NaN, like the portable ternaries; the
+// rounding is the portable round_even (add and subtract 1.5·2^23), so the bytes are identical.
+void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, unsigned char* out,
+                  size_t stride) {
+  for (size_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * ldx;
+    unsigned char* row = out + r * stride;
+    __m256 vlo = _mm256_setzero_ps();
+    __m256 vhi = _mm256_setzero_ps();
+    for (size_t kk = 0; kk < k; kk += 8) {
+      const __m256 v = _mm256_maskload_ps(xr + kk, tail_mask(k - kk));  // 0 is neutral here
+      vlo = _mm256_min_ps(v, vlo);
+      vhi = _mm256_max_ps(v, vhi);
+    }
+    alignas(32) float lo8[8], hi8[8];
+    _mm256_store_ps(lo8, vlo);
+    _mm256_store_ps(hi8, vhi);
+    float lo = 0.0f, hi = 0.0f;
+    for (int i = 0; i < 8; ++i) {
+      lo = lo8[i] < lo ? lo8[i] : lo;
+      hi = hi8[i] > hi ? hi8[i] : hi;
+    }
+    float scale, inv, zero;
+    detail::int8_row_params(lo, hi, &scale, &inv, &zero);
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256 vzero = _mm256_set1_ps(zero);
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    const __m256 lim = _mm256_set1_ps(512.0f);
+    const __m256 neg_lim = _mm256_set1_ps(-512.0f);
+    const __m256 top = _mm256_set1_ps(255.0f);
+    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1);
+    unsigned char* q = row + detail::kInt8Header;
+    for (size_t kk = 0; kk < k; kk += 8) {
+      __m256 v = _mm256_mul_ps(_mm256_maskload_ps(xr + kk, tail_mask(k - kk)), vinv);
+      v = _mm256_min_ps(_mm256_max_ps(v, neg_lim), lim);
+      v = _mm256_add_ps(_mm256_sub_ps(_mm256_add_ps(v, magic), magic), vzero);
+      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), top);
+      const __m256i bytes = _mm256_shuffle_epi8(_mm256_cvttps_epi32(v), pick);
+      const std::uint32_t b0 = static_cast<std::uint32_t>(
+          _mm_cvtsi128_si32(_mm256_castsi256_si128(bytes)));
+      const std::uint32_t b1 = static_cast<std::uint32_t>(
+          _mm_cvtsi128_si32(_mm256_extracti128_si256(bytes, 1)));
+      const std::uint64_t eight = b0 | static_cast<std::uint64_t>(b1) << 32;
+      std::memcpy(q + kk, &eight, k - kk >= 8 ? 8 : k - kk);
+    }
+    std::memset(q + k, 0, stride - detail::kInt8Header - k);
+    const auto zero_i = static_cast<std::int32_t>(zero);
+    std::memcpy(row, &scale, 4);
+    std::memcpy(row + 4, &zero_i, 4);
+    std::memset(row + 8, 0, 8);
+  }
+}
+
 }  // namespace refusal::kernels::avx2

@@ -26,7 +26,7 @@ void gemm_fp32(const detail::GemmArgs& g);
 void gemm_bf16(const detail::GemmArgs& g);
 void gemm_int8(const detail::GemmArgs& g);
 // The portable prepare_rows (packed_linear.cpp, beside the weight packing that shares its
-// rounding); every level without AVX-512 uses them. Rows of `stride` bytes.
+// rounding); the reference level uses them. Rows of `stride` bytes.
 void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
                   unsigned char* out, std::size_t stride);
 void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
@@ -36,6 +36,11 @@ namespace avx2 {
 void gemm_fp32(const detail::GemmArgs& g);
 void gemm_bf16(const detail::GemmArgs& g);  // converts bf16 to fp32 and uses FMA
 void gemm_int8(const detail::GemmArgs& g);  // exact 16-bit products (VPMADDWD)
+// Vectorised prepare_rows, results identical to the portable code. Rows of `stride` bytes.
+void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
+                  unsigned char* out, std::size_t stride);
+void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
+                  unsigned char* out, std::size_t stride);
 }  // namespace avx2
 namespace avx512 {
 void gemm_fp32(const detail::GemmArgs& g);

@@ -13,6 +13,13 @@ void layernorm(float* x, const float* residual, std::size_t rows, std::size_t wi
                const float* gamma, const float* beta, float eps, float* out, float* mean,
                float* rstd);
 }  // namespace reference
+namespace avx2 {  // ops_avx2.cpp; attention at this level is OpenBLAS + softmax_rows
+void gelu_erf(const float* x, float* out, std::size_t n);
+void softmax_rows(float* x, std::size_t rows, std::size_t width, std::size_t ld);
+void layernorm(float* x, const float* residual, std::size_t rows, std::size_t width,
+               const float* gamma, const float* beta, float eps, float* out, float* mean,
+               float* rstd);
+}  // namespace avx2
 namespace avx512 {  // ops_avx512.cpp
 void gelu_erf(const float* x, float* out, std::size_t n);
 void softmax_rows(float* x, std::size_t rows, std::size_t width, std::size_t ld);

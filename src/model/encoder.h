@@ -46,9 +46,11 @@ class EncoderRuntime {
   const std::vector<PackedLayer>& layers() const { return layers_; }
 
  private:
+  // y = act(x·Wᵀ + b) over the pool, split by output columns (and rows when columns are too
+  // few); act (hidden_act's name) may be null.
   void linear(base::ThreadPool& pool, const kernels::PackedLinear& w, std::size_t rows,
               const float* x, std::size_t ldx, float* y, std::size_t ldy,
-              std::vector<std::byte>& scratch) const;
+              std::vector<std::byte>& scratch, const std::string* act = nullptr) const;
 
   const ModelConfig& config_;
   const EncoderWeights& weights_;

@@ -10,6 +10,8 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/dispatch.h"
+#include "kernels/gemm_kernels.h"
+#include "kernels/ops_isa.h"
 
 namespace refusal::kernels {
 namespace {
@@ -25,6 +27,25 @@ struct IsaScope {
   explicit IsaScope(Isa isa) { detail::set_isa_override(isa); }
   ~IsaScope() { detail::set_isa_override(std::nullopt); }
 };
+
+// REFUSAL_ISA=avx2 must run AVX2 code in the hot path of fp32 and int8 inference, not the
+// portable loops: the GEMMs, the input conversions and the element- and row-wise ops.
+TEST(Ops, TheAvx2TableHoldsAvx2Kernels) {
+  if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "no AVX2 on this CPU";
+  const KernelTable& t = kernel_table(Isa::kAvx2);
+  EXPECT_EQ(t.isa, Isa::kAvx2);
+  EXPECT_EQ(t.gemm_fp32, &avx2::gemm_fp32);
+  EXPECT_EQ(t.gemm_bf16, &avx2::gemm_bf16);
+  EXPECT_EQ(t.gemm_int8, &avx2::gemm_int8);
+  EXPECT_EQ(t.prepare_bf16, &avx2::prepare_bf16);
+  EXPECT_EQ(t.prepare_int8, &avx2::prepare_int8);
+  EXPECT_EQ(t.gelu_erf, &avx2::gelu_erf);
+  EXPECT_EQ(t.softmax_rows, &avx2::softmax_rows);
+  EXPECT_EQ(t.layernorm, &avx2::layernorm);
+  // Forcing the level makes the ops call that table.
+  IsaScope scope(Isa::kAvx2);
+  EXPECT_EQ(&active_kernels(), &t);
+}
 
 TEST(Ops, GeluMatchesErfAtEveryLevel) {
   std::vector<float> input;

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <new>
+#include <span>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -91,6 +93,58 @@ TEST_P(SteadyState, EveryThreadCountGivesTheSameBits) {
       EXPECT_EQ(got, want) << threads << " threads";
     }
   }
+}
+
+// A short batch (at most 64 tokens) with several threads takes the few-rows path (one region
+// per matrix, LayerNorms applied by every task to its own copy); one thread takes the other.
+// Both must give the same bits, alone and in a batch.
+TEST_P(SteadyState, FewRowsPathGivesTheBitsOfTheOtherPath) {
+  const std::filesystem::path dir = GetParam().folder;
+  const ModelConfig config = load_model_config(dir / "config.json");
+  const model::WeightStore store(config, {dir / "model.safetensors"});
+  const model::EncoderRuntime runtime(config, store.weights(), GetParam().precision, nullptr);
+  std::vector<std::vector<std::int32_t>> batch;
+  for (std::size_t len : {1u, 17u, 16u}) {  // 34 tokens
+    std::vector<std::int32_t> ids(len);
+    for (std::size_t i = 0; i < len; ++i) ids[i] = static_cast<std::int32_t>(3 + (i * 13) % 90);
+    batch.push_back(ids);
+  }
+  const std::span<const std::vector<std::int32_t>> alone = std::span(batch).subspan(2, 1);
+  base::ThreadPool one(1);
+  const std::vector<float> want = runtime.forward(batch, one);
+  const std::vector<float> want_alone = runtime.forward(alone, one);
+  for (int threads : {2, 3, 5, 8}) {
+    base::ThreadPool pool(threads);
+    EXPECT_EQ(runtime.forward(batch, pool), want) << threads << " threads, 3 sequences";
+    EXPECT_EQ(runtime.forward(alone, pool), want_alone) << threads << " threads, alone";
+  }
+}
+
+// What a forward pass pays in synchronisation: the pool's regions (each a wake-up and a
+// barrier). One 16-token text: four per layer (QKV with attention, the attention output, the
+// FFN's two matrices), when the heads' columns are whole 32-column blocks (head_dim 32 or 64);
+// the embeddings and the last LayerNorm run on the caller.
+TEST_P(SteadyState, ShortTextTakesFourRegionsPerLayer) {
+  const std::filesystem::path dir = GetParam().folder;
+  const ModelConfig config = load_model_config(dir / "config.json");
+  if (config.hidden_size / config.num_attention_heads % 32 != 0) {
+    GTEST_SKIP() << "head_dim not a multiple of 32";
+  }
+  const model::WeightStore store(config, {dir / "model.safetensors"});
+  const model::EncoderRuntime runtime(config, store.weights(), GetParam().precision, nullptr);
+  std::vector<std::vector<std::int32_t>> batch(1, std::vector<std::int32_t>(16, 5));
+  base::ThreadPool pool(2);
+  const std::uint64_t before = pool.regions();
+  runtime.forward(batch, pool);
+  const auto layers = static_cast<std::uint64_t>(config.num_hidden_layers);
+  EXPECT_EQ(pool.regions() - before, 4 * layers);
+  // A longer text: QKV, attention, attention output, LayerNorm, FFN in (with its activation),
+  // FFN out, LayerNorm per layer; the last layer's two LayerNorms run on one row, on the caller.
+  // (From 64 rows per thread on, bf16 and int8 also convert their inputs in a region.)
+  batch[0].assign(100, 5);
+  const std::uint64_t long_before = pool.regions();
+  runtime.forward(batch, pool);
+  EXPECT_EQ(pool.regions() - long_before, 7 * layers - 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(
