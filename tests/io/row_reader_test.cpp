@@ -246,7 +246,9 @@ TEST(RowReader, ErrorQuotingHalfACharacterIsWrittenNotFatal) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].error.rfind("line 1: invalid JSON at byte 18: syntax error", 0), 0u)
       << rows[0].error;
-  EXPECT_NE(rows[0].error.find("last read: '\xef\xbf\xbd'"), std::string::npos) << rows[0].error;
+  // nlohmann quotes what it read of the bad literal (here `"id":` and the lone byte): the lone
+  // byte must come out as U+FFFD.
+  EXPECT_NE(rows[0].error.find("\xef\xbf\xbd'"), std::string::npos) << rows[0].error;
   std::string out;
   make_writer(OutputFormat::jsonl, {})->append(rows[0], nullptr, out);
   EXPECT_EQ(out.rfind("{\"error\":\"line 1: invalid JSON", 0), 0u) << out;
