@@ -27,10 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(s.char_begin >= char_end && s.char_begin < s.char_end);
     FUZZ_CHECK(s.byte_begin == text.size() ||
                !refusal::base::is_utf8_continuation(text[s.byte_begin]));
-    FUZZ_CHECK(s.byte_end == text.size() ||
-               !refusal::base::is_utf8_continuation(text[s.byte_end]));
-    const std::string_view range = std::string_view(text).substr(s.byte_begin,
-                                                                 s.byte_end - s.byte_begin);
+    FUZZ_CHECK(s.byte_end == text.size() || !refusal::base::is_utf8_continuation(text[s.byte_end]));
+    const std::string_view range =
+        std::string_view(text).substr(s.byte_begin, s.byte_end - s.byte_begin);
     FUZZ_CHECK(s.text == range);
     FUZZ_CHECK(refusal::base::count_code_points(text.substr(0, s.byte_begin)) == s.char_begin);
     FUZZ_CHECK(refusal::base::count_code_points(range) == s.char_end - s.char_begin);

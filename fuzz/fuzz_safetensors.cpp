@@ -75,8 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const Folder folder;
   if (size < 1) return 0;
   const std::uint8_t mode = data[0];
-  refusal::fuzz::write_file(folder.weights,
-                            {reinterpret_cast<const char*>(data + 1), size - 1});
+  refusal::fuzz::write_file(folder.weights, {reinterpret_cast<const char*>(data + 1), size - 1});
   try {
     const refusal::model::SafetensorsFile file(folder.weights);
     check_file(file);

@@ -30,8 +30,15 @@ constexpr std::int32_t kMaxTokenId = (1 << 22) - 1;  // src/tokenizer/loader.cpp
 const char* const kTexts[] = {
     "Hello, world! I'm sorry, but I can't help with that.",
     "  leading and trailing spaces \t\n",
-    "\xc3\xbc" "n" "\xc3\xaf" "c" "\xc3\xb6" "d" "\xc3\xa9 "
-    "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x99\x82 caf" "e\xcc\x81",
+    "\xc3\xbc"
+    "n"
+    "\xc3\xaf"
+    "c"
+    "\xc3\xb6"
+    "d"
+    "\xc3\xa9 "
+    "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x99\x82 caf"
+    "e\xcc\x81",
     "<s>special</s>[CLS] x [SEP]<mask>[UNK]<pad>",
     "bad \xff\xfe utf-8 \xc3",
     "",
@@ -92,9 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const std::uint8_t present = data[0];  // (FuzzedDataProvider takes integers from the end)
   FuzzedDataProvider in(data + 1, size - 1);
-  const char* const names[] = {"tokenizer.json", "vocab.json",
-                               "merges.txt",     "vocab.txt",
-                               "tokenizer_config.json", "special_tokens_map.json"};
+  const char* const names[] = {
+      "tokenizer.json",         "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json",
+      "special_tokens_map.json"};
   const int file_bit[] = {0, 1, 1, 2, 3, 4};
   int last = -1;
   for (int i = 0; i < 6; ++i) {

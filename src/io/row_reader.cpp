@@ -72,8 +72,8 @@ std::string too_long_message(std::size_t limit) {
 // and the error goes into the output record.
 std::string json_reason(const nlohmann::json::exception& e) {
   std::string what = base::repair_utf8(e.what());
-  if (const auto bracket = what.find("] "); what.rfind("[json.exception.", 0) == 0 &&
-                                            bracket != std::string::npos) {
+  if (const auto bracket = what.find("] ");
+      what.rfind("[json.exception.", 0) == 0 && bracket != std::string::npos) {
     what.erase(0, bracket + 2);
   }
   if (what.rfind("parse error", 0) == 0) {

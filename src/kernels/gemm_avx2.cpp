@@ -198,8 +198,8 @@ __m256i tail_mask(size_t left) {
 
 // The 8 low 16-bit halves of v's 32-bit lanes, in order.
 __m128i low_halves(__m256i v) {
-  const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
-                                        0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0,
+                                        1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
   const __m256i packed = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, pick), 0x08);
   return _mm256_castsi256_si128(packed);
 }
@@ -269,9 +269,9 @@ void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
     const __m256 lim = _mm256_set1_ps(512.0f);
     const __m256 neg_lim = _mm256_set1_ps(-512.0f);
     const __m256 top = _mm256_set1_ps(255.0f);
-    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          -1, -1);
+    const __m256i pick =
+        _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
+                         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     unsigned char* q = row + detail::kInt8Header;
     for (size_t kk = 0; kk < k; kk += 8) {
       __m256 v = _mm256_mul_ps(_mm256_maskload_ps(xr + kk, tail_mask(k - kk)), vinv);
@@ -279,10 +279,10 @@ void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
       v = _mm256_add_ps(_mm256_sub_ps(_mm256_add_ps(v, magic), magic), vzero);
       v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), top);
       const __m256i bytes = _mm256_shuffle_epi8(_mm256_cvttps_epi32(v), pick);
-      const std::uint32_t b0 = static_cast<std::uint32_t>(
-          _mm_cvtsi128_si32(_mm256_castsi256_si128(bytes)));
-      const std::uint32_t b1 = static_cast<std::uint32_t>(
-          _mm_cvtsi128_si32(_mm256_extracti128_si256(bytes, 1)));
+      const std::uint32_t b0 =
+          static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm256_castsi256_si128(bytes)));
+      const std::uint32_t b1 =
+          static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm256_extracti128_si256(bytes, 1)));
       const std::uint64_t eight = b0 | static_cast<std::uint64_t>(b1) << 32;
       std::memcpy(q + kk, &eight, k - kk >= 8 ? 8 : k - kk);
     }

@@ -163,7 +163,7 @@ void EncoderRuntime::linear(base::ThreadPool& pool, const kernels::PackedLinear&
     if (rows >= 64 * threads) {
       parallel_ranges(pool, rows, 2,
                       [&](size_t r0, size_t r1) { w.prepare_rows(x, ldx, r0, r1, s); });
-  } else {
+    } else {
       w.prepare_rows(x, ldx, 0, rows, s);
     }
   }

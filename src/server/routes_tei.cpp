@@ -187,8 +187,8 @@ Parsed<TeiRequest> parse_tei_request(std::string_view body, std::string_view con
     json = ordered_json::parse(body);
   } catch (const std::exception& e) {
     // nlohmann's "last read: '…'" may end inside a character: the answer must stay UTF-8.
-    return text_response(400, "Failed to parse the request body as JSON: " +
-                                  base::repair_utf8(e.what()));
+    return text_response(
+        400, "Failed to parse the request body as JSON: " + base::repair_utf8(e.what()));
   }
   if (!json.is_object()) return deserialize_error("invalid type, expected struct PredictRequest");
   auto inputs = json.find("inputs");

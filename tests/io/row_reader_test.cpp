@@ -10,8 +10,8 @@
 
 #include "io/byte_source.h"
 #include "io/csv.h"
-#include "io/record_writer.h"
 #include "io/io_test_support.h"
+#include "io/record_writer.h"
 #include "refusal/error.h"
 #include "test_support.h"
 
@@ -227,8 +227,9 @@ TEST(RowReader, NumberBeyondADoubleIsABadRowNotTheEndOfTheJob) {
   // nlohmann throws out_of_range (not parse_error) for 1e400: once that escaped the reader and
   // ended the whole job as an internal error.
   TempDir dir;
-  write_text(dir / "a.jsonl", "{\"text\":\"a\",\"n\":1e400}\n{\"text\":\"b\",\"n\":-1e999}\n"
-                              "{\"text\":\"c\",\"n\":1e308}\n");
+  write_text(dir / "a.jsonl",
+             "{\"text\":\"a\",\"n\":1e400}\n{\"text\":\"b\",\"n\":-1e999}\n"
+             "{\"text\":\"c\",\"n\":1e308}\n");
   const auto rows = read_all((dir / "a.jsonl").string());
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].error, "line 1: invalid JSON: number overflow parsing '1e400'");

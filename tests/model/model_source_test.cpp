@@ -227,8 +227,7 @@ TEST_F(ShardNames, LinksOutOfTheFolderAreRefused) {
 TEST_F(ShardNames, OddNamesAreRefusedClearly) {
   EXPECT_THAT(load_error(""), HasSubstr("the shard's file name is empty"));
   EXPECT_THAT(load_error(std::string("a\0b", 3)), HasSubstr("the shard's name holds a NUL"));
-  EXPECT_THAT(load_error("no-such.safetensors"),
-              HasSubstr("shard no-such.safetensors is missing"));
+  EXPECT_THAT(load_error("no-such.safetensors"), HasSubstr("shard no-such.safetensors is missing"));
 }
 
 TEST_F(ShardNames, PathsAndLinksInsideTheFolderLoad) {

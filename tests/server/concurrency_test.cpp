@@ -130,9 +130,9 @@ TEST(Concurrency, ServerWithConcurrentClientsThenStop) {
       const char* paths[] = {"/v1/classify", "/scan/output", "/predict"};
       const std::string path = paths[i % 3];
       const std::string b = path == "/v1/classify" ? body
-                            : path == "/predict"   ? "{\"inputs\":\"" + text(i) + "\"}"
-                                                   : "{\"prompt\":\"\",\"output\":\"" + text(i) +
-                                                         "\"}";
+                            : path == "/predict"
+                                ? "{\"inputs\":\"" + text(i) + "\"}"
+                                : "{\"prompt\":\"\",\"output\":\"" + text(i) + "\"}";
       const auto r = cli.Post(path, b, "application/json");
       if (r && r->status == 200) ++ok;
       if (i % 4 == 0) cli.Get("/metrics");

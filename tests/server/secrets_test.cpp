@@ -38,8 +38,13 @@ ServerConfig keyed_config() {
 
 // What clients send in Authorization: the right key, near misses around it, other schemes.
 std::vector<std::string> authorizations() {
-  return {"Bearer " + kKey, "Bearer " + kKey + "x", "Bearer " + kKey.substr(0, 6),
-          "bearer " + kOtherKey, "Basic " + kKey, "Bearer", ""};
+  return {"Bearer " + kKey,
+          "Bearer " + kKey + "x",
+          "Bearer " + kKey.substr(0, 6),
+          "bearer " + kOtherKey,
+          "Basic " + kKey,
+          "Bearer",
+          ""};
 }
 
 std::string body_for(std::string_view path) {
