@@ -96,7 +96,9 @@ TEST(ThreadPool, SpinsOnlyWhenEveryThreadHasACpu) {
 // between jobs the idle threads sleep instead of spinning on the one CPU the caller needs. The
 // caller hands out 300 tiny jobs with 100 µs of its own work after each, as a forward pass does
 // between its parallel steps. Measured on one CPU: the workers run ~2 ms in all while the
-// caller runs ~31 ms; a pool that spun anyway ran its workers ~30 ms, and doubled the wall time.
+// caller runs ~31 ms; a pool that spun anyway ran its workers ~30 ms (as long as the caller or
+// longer), and doubled the wall time. Waking sleepers costs CPU too, and more on a loaded CI
+// machine (11 ms seen there), so the line sits halfway: workers under half the caller's time.
 TEST(ThreadPool, IdleWorkersDoNotSpinPastUsableCpus) {
   OneCpu narrowed;
   ThreadPool pool(4);
@@ -121,7 +123,7 @@ TEST(ThreadPool, IdleWorkersDoNotSpinPastUsableCpus) {
     (tid == caller ? caller_ns : workers_ns) += ran;
   }
   ASSERT_GT(caller_ns, 0);
-  EXPECT_LT(workers_ns * 3, caller_ns)
+  EXPECT_LT(workers_ns * 2, caller_ns)
       << "idle workers ran " << workers_ns / 1000 << " µs, the caller " << caller_ns / 1000;
 }
 
