@@ -41,7 +41,7 @@ struct ServerConfig {
   double request_read_timeout = 10.0;     // s to receive one whole request
   double keep_alive_timeout = 5.0;        // s an idle keep-alive connection is kept
   std::size_t keep_alive_max = 1000;      // requests per connection
-  std::size_t http_threads = 64;          // connections served at once
+  std::size_t http_threads = 64;          // requests read and answered at once
   // Dynamic batching.
   std::size_t queue_capacity = 1024;  // texts waiting; beyond: 429 + Retry-After
   std::size_t batch_tokens = 16384;   // estimated tokens per scheduled batch

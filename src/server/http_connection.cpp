@@ -2,6 +2,8 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +11,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace refusal::server {
 namespace {
@@ -123,11 +130,165 @@ class DeadlineStream : public httplib::Stream {
   }
 };
 
+// Whether `sock` has bytes (or its peer's close) to read now, or within `timeout_ms`.
+bool readable_within(socket_t sock, int timeout_ms) {
+  pollfd p{sock, POLLIN, 0};
+  while (true) {
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+
+void close_connection(socket_t sock) {
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+}
+
 }  // namespace
+
+// httplib's task queue for GuardedHttpServer: its thread pool, plus one thread that watches
+// the parked idle connections (epoll) and hands each back to the pool when it has bytes to
+// read, or closes it when its idle time runs out.
+class ConnectionQueue : public httplib::TaskQueue {
+ public:
+  ConnectionQueue(GuardedHttpServer& server, std::size_t threads)
+      : server_(server), pool_(threads) {
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_ >= 0 && wake_ >= 0) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = wake_;
+      if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) == 0) {
+        watcher_ = std::thread([this] { watch(); });
+      }
+    }
+    // Without epoll (never seen) nothing is parked: each connection keeps its thread.
+    if (!watcher_.joinable()) finished_ = true;
+  }
+  ~ConnectionQueue() override {
+    shutdown();
+    if (epoll_ >= 0) ::close(epoll_);
+    if (wake_ >= 0) ::close(wake_);
+    server_.queue_ = nullptr;
+  }
+
+  void enqueue(std::function<void()> fn) override { pool_.enqueue(std::move(fn)); }
+
+  // httplib calls this once the listening socket is closed: connections parked before their
+  // first request may still send it (they are answered, as promised to every connection
+  // accepted before stop()); idle keep-alive ones are closed. Then the pool finishes its work.
+  void shutdown() override {
+    if (shut_down_) return;
+    shut_down_ = true;
+    {
+      std::lock_guard lock(mutex_);
+      draining_ = true;
+    }
+    wake();
+    if (watcher_.joinable()) watcher_.join();
+    pool_.shutdown();
+  }
+
+  // Parks `sock` until it has bytes to read or `until`; false once the watcher has finished
+  // (the server is stopping), and the caller then waits on the socket itself.
+  bool park(socket_t sock, std::size_t served, Clock::time_point until) {
+    std::lock_guard lock(mutex_);
+    if (finished_) return false;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = sock;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, sock, &ev) != 0) return false;
+    parked_[sock] = Parked{served, until};
+    server_.parked_ = parked_.size();
+    return true;
+  }
+
+ private:
+  struct Parked {
+    std::size_t served;  // requests answered on this connection so far
+    Clock::time_point until;
+  };
+
+  void wake() {
+    const std::uint64_t one = 1;
+    if (wake_ >= 0) [[maybe_unused]]
+      auto n = ::write(wake_, &one, sizeof one);
+  }
+
+  void watch() {
+    std::vector<epoll_event> events(256);
+    std::vector<std::pair<socket_t, std::size_t>> ready;
+    std::vector<socket_t> expired;
+    auto next_sweep = Clock::now();
+    bool done = false;
+    while (!done) {
+      const int n = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), 100);
+      ready.clear();
+      expired.clear();
+      {
+        std::lock_guard lock(mutex_);
+        for (int i = 0; i < n; ++i) {
+          const int fd = events[static_cast<std::size_t>(i)].data.fd;
+          if (fd == wake_) {
+            std::uint64_t count = 0;
+            [[maybe_unused]] auto r = ::read(wake_, &count, sizeof count);
+            continue;
+          }
+          const auto it = parked_.find(fd);
+          if (it == parked_.end()) continue;
+          ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+          ready.emplace_back(fd, it->second.served);
+          parked_.erase(it);
+        }
+        // Idle time runs out in whole 100 ms steps; a stopping server closes idle keep-alive
+        // connections at once, as its clients are to reconnect elsewhere.
+        const auto now = Clock::now();
+        const bool stopping = draining_ || server_.stopping_;
+        if (now >= next_sweep || stopping) {
+          next_sweep = now + std::chrono::milliseconds(100);
+          for (auto it = parked_.begin(); it != parked_.end();) {
+            if (now >= it->second.until || (stopping && it->second.served > 0)) {
+              ::epoll_ctl(epoll_, EPOLL_CTL_DEL, it->first, nullptr);
+              expired.push_back(it->first);
+              it = parked_.erase(it);
+            } else {
+              ++it;
+            }
+          }
+        }
+        server_.parked_ = parked_.size();
+        if (draining_ && parked_.empty()) finished_ = done = true;
+      }
+      for (const auto& [fd, served] : ready) {
+        pool_.enqueue([this, fd, served] { server_.serve(fd, served); });
+      }
+      for (const socket_t fd : expired) close_connection(fd);
+    }
+  }
+
+  GuardedHttpServer& server_;
+  httplib::ThreadPool pool_;
+  int epoll_ = -1;
+  int wake_ = -1;
+  std::thread watcher_;
+  std::mutex mutex_;
+  std::unordered_map<socket_t, Parked> parked_;
+  bool draining_ = false;  // httplib has stopped accepting
+  bool finished_ = false;  // the watcher is gone: park() refuses
+  bool shut_down_ = false;
+};
 
 Clock::time_point request_started_at() { return t_request_start; }
 
-GuardedHttpServer::GuardedHttpServer(const ConnectionLimits& limits) : limits_(limits) {
+GuardedHttpServer::GuardedHttpServer(const ConnectionLimits& limits, std::size_t threads)
+    : limits_(limits), threads_(std::max<std::size_t>(threads, 1)) {
+  new_task_queue = [this] {
+    auto* queue = new ConnectionQueue(*this, threads_);
+    queue_ = queue;
+    return queue;
+  };
   // httplib applies these to the sockets it accepts; our stream enforces them as well.
   const auto whole = [](double s) { return static_cast<time_t>(s); };
   const auto micros = [](double s) {
@@ -163,35 +324,44 @@ void GuardedHttpServer::close_after_each_answer() { close_each_ = true; }
 
 std::size_t GuardedHttpServer::requests_in_flight() const { return in_flight_; }
 
+std::size_t GuardedHttpServer::connections_parked() const { return parked_; }
+
+GuardedHttpServer::~GuardedHttpServer() = default;
+
 bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
+  serve(sock, 0);
+  return true;
+}
+
+void GuardedHttpServer::serve(socket_t sock, std::size_t served) {
   const ConnectionLimits& c = limits_;
   DeadlineStream strm(sock, c.read_timeout, c.write_timeout);
-  bool ret = false;
-  for (std::size_t count = 0; count < std::max<std::size_t>(c.keep_alive_max, 1); ++count) {
-    // Wait for the next request: the first one as long as read_timeout, later ones (keep-
-    // alive) up to keep_alive_timeout, giving up early once the server stops.
-    const auto limit = Clock::now() + seconds(count == 0 ? c.read_timeout : c.keep_alive_timeout);
-    bool readable = strm.has_buffered();
-    while (!readable && Clock::now() < limit) {
-      if (count > 0 && stopping_) break;
-      pollfd p{sock, POLLIN, 0};
-      const int r = ::poll(&p, 1, std::min(100, ms_until(limit)));
-      if (r < 0 && errno != EINTR) break;
-      readable = r > 0;
+  for (; served < std::max<std::size_t>(c.keep_alive_max, 1); ++served) {
+    // The next request: ready now (buffered, or on the socket), or the connection is parked
+    // without a thread for up to read_timeout (its first request) or keep_alive_timeout.
+    bool readable = strm.has_buffered() || readable_within(sock, 0);
+    if (!readable) {
+      if (served > 0 && stopping_) break;
+      const auto limit =
+          Clock::now() + seconds(served == 0 ? c.read_timeout : c.keep_alive_timeout);
+      if (queue_ != nullptr && queue_->park(sock, served, limit)) return;
+      // The server is stopping and parks no more: wait here, noticing stop() every 100 ms.
+      while (!readable && Clock::now() < limit) {
+        if (served > 0 && stopping_) break;
+        readable = readable_within(sock, std::min(100, ms_until(limit)));
+      }
+      if (!readable) break;
     }
-    if (!readable) break;
     t_request_start = Clock::now();
     strm.set_deadline(t_request_start + seconds(c.request_read_timeout));
-    const bool last = stopping_ || close_each_ || count + 1 >= c.keep_alive_max;
+    const bool last = stopping_ || close_each_ || served + 1 >= c.keep_alive_max;
     bool connection_closed = false;
     ++in_flight_;
-    ret = process_request(strm, last, connection_closed, [](httplib::Request&) {});
+    const bool ok = process_request(strm, last, connection_closed, [](httplib::Request&) {});
     --in_flight_;
-    if (!ret || connection_closed || last) break;
+    if (!ok || connection_closed || last) break;
   }
-  ::shutdown(sock, SHUT_RDWR);
-  ::close(sock);
-  return ret;
+  close_connection(sock);
 }
 
 }  // namespace refusal::server

@@ -11,6 +11,14 @@
 //    of a next request already buffered by the previous one are lost.
 // Everything else (timeouts, payload limit, socket options, the listen backlog) goes through
 // public setters.
+//
+// Idle connections hold no thread. httplib gives each connection a pool thread for its whole
+// life, so a thousand idle keep-alive clients (or fresh connections that have sent nothing
+// yet) would hold every thread and starve the others. Here a thread serves the requests a
+// connection has ready, then parks the connection in one epoll set and goes back to the pool;
+// the connection comes back to the pool when its next bytes arrive, or is closed when its
+// idle time (keep_alive_timeout, or read_timeout before its first request) runs out.
+// `http_threads` bounds the requests being read and answered at once, not the connections.
 #pragma once
 
 #include <httplib.h>
@@ -30,9 +38,12 @@ struct ConnectionLimits {
   std::size_t keep_alive_max = 1000;   // requests per connection
 };
 
+class ConnectionQueue;
+
 class GuardedHttpServer : public httplib::Server {
  public:
-  explicit GuardedHttpServer(const ConnectionLimits& limits);
+  GuardedHttpServer(const ConnectionLimits& limits, std::size_t threads);
+  ~GuardedHttpServer() override;
 
   // Binds host:port (0: a free one) with SO_REUSEADDR only (httplib's default adds
   // SO_REUSEPORT, which would let a second server share this port's connections) and a listen
@@ -45,11 +56,20 @@ class GuardedHttpServer : public httplib::Server {
   void close_after_each_answer();
   // Requests read and not yet answered.
   std::size_t requests_in_flight() const;
+  // Open connections waiting for their next request without a thread.
+  std::size_t connections_parked() const;
 
  private:
+  friend class ConnectionQueue;
   bool process_and_close_socket(socket_t sock) override;
+  // Serves the requests of `sock` that are ready, the next being its `served`-th; then parks it
+  // or closes it.
+  void serve(socket_t sock, std::size_t served);
 
   ConnectionLimits limits_;
+  std::size_t threads_;
+  ConnectionQueue* queue_ = nullptr;  // made by new_task_queue, owned by httplib's listen()
+  std::atomic<std::size_t> parked_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> close_each_{false};
   std::atomic<std::size_t> in_flight_{0};

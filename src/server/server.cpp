@@ -183,9 +183,8 @@ int Server::port() const { return impl_->bound_port; }
 int Server::bind() {
   auto& m = *impl_;
   const ServerConfig& c = m.services.config();
-  m.http = std::make_unique<GuardedHttpServer>(connection_limits(c));
-  const std::size_t threads = std::max<std::size_t>(c.http_threads, 2);
-  m.http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  m.http = std::make_unique<GuardedHttpServer>(connection_limits(c),
+                                               std::max<std::size_t>(c.http_threads, 2));
   m.http->set_payload_max_length(c.max_body_bytes);
   m.register_routes();
   m.set_handlers();

@@ -2,8 +2,13 @@
 // the cache in front of it (Services), and a server with concurrent clients. Each result must
 // be what one thread alone gets. These are the tests the ThreadSanitizer build runs
 // (`cmake --preset tsan`, docs/security.md): without sharing, a race has nothing to race on.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -141,6 +146,97 @@ TEST(Concurrency, ServerWithConcurrentClientsThenStop) {
   server.stop();
   serving.join();
   EXPECT_EQ(ok.load(), kThreads * 10);
+}
+
+int connect_to(int port) {
+  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  return sock;
+}
+
+// Sends GET /healthz on `sock` and returns the whole answer, head and body ("" when it does
+// not come in 10 s).
+std::string get_healthz(int sock) {
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  if (::send(sock, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return "";
+  }
+  std::string answer;
+  std::size_t whole = std::string::npos;
+  while (answer.size() < whole) {
+    pollfd p{sock, POLLIN, 0};
+    char buf[4096];
+    if (::poll(&p, 1, 10000) != 1) return "";
+    const ssize_t n = ::recv(sock, buf, sizeof buf, 0);
+    if (n <= 0) return "";
+    answer.append(buf, static_cast<std::size_t>(n));
+    const std::size_t head_end = answer.find("\r\n\r\n");
+    const std::size_t length = answer.find("Content-Length: ");
+    if (head_end != std::string::npos && length != std::string::npos && length < head_end) {
+      whole = head_end + 4 + std::stoul(answer.substr(length + 16));
+    }
+  }
+  return answer;
+}
+
+// Issue 19's soak: idle connections used to hold an HTTP thread each (up to their idle time),
+// so a few hundred of them starved every other client. Now they wait without a thread. Here 2
+// threads, 30 s idle times, 40 keep-alive connections idle after one request and 40 that have
+// sent nothing: a new client is still answered (within its 10 s timeout, which holding threads
+// for 30 s would pass), the idle connections still work, and stop() closes them.
+TEST(Concurrency, IdleConnectionsHoldNoThread) {
+  ServerConfig config;
+  config.host = "127.0.0.1";
+  config.port = 0;
+  config.model = kModel;
+  config.access_log = false;
+  config.http_threads = 2;
+  config.read_timeout = 30;
+  config.keep_alive_timeout = 30;
+  Server server(config, engine(1), Tokenizer::from_model_folder(kModel));
+  const int port = server.bind();
+  std::thread serving([&] { server.serve(); });
+  std::vector<int> kept_alive;
+  std::vector<int> silent;
+  for (int i = 0; i < 40; ++i) {
+    kept_alive.push_back(connect_to(port));
+    EXPECT_EQ(get_healthz(kept_alive.back()).rfind("HTTP/1.1 200", 0), 0u) << "connection " << i;
+    silent.push_back(connect_to(port));
+  }
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(10, 0);
+  client.set_read_timeout(10, 0);
+  const auto answer =
+      client.Post("/predict", R"({"inputs":"I'm sorry, I can't."})", "application/json");
+  ASSERT_TRUE(answer) << httplib::to_string(answer.error());
+  EXPECT_EQ(answer->status, 200);
+  // A parked connection comes back to a thread when its next request arrives; so does one
+  // whose first request comes late.
+  EXPECT_EQ(get_healthz(kept_alive[7]).rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(get_healthz(silent[11]).rfind("HTTP/1.1 200", 0), 0u);
+  // A stopping server closes the idle keep-alive connections (their clients reconnect
+  // elsewhere) at once, not after their 30 s.
+  const auto stop_began = std::chrono::steady_clock::now();
+  std::thread stopping([&] { server.stop(); });
+  for (const int sock : kept_alive) {
+    pollfd p{sock, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 10000), 1);
+    char byte;
+    EXPECT_EQ(::recv(sock, &byte, 1, 0), 0) << "closed without an answer";
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_began, std::chrono::seconds(10));
+  // Those that have sent nothing may still send their first request and are answered.
+  EXPECT_EQ(get_healthz(silent[3]).rfind("HTTP/1.1 200", 0), 0u);
+  for (const int sock : silent) ::shutdown(sock, SHUT_WR);
+  stopping.join();
+  serving.join();
+  for (const int sock : kept_alive) ::close(sock);
+  for (const int sock : silent) ::close(sock);
 }
 
 }  // namespace
