@@ -261,7 +261,9 @@ class ConnectionQueue : public httplib::TaskQueue {
         server_.parked_ = parked_.size();
         if (draining_ && parked_.empty()) finished_ = done = true;
       }
-      for (const auto& [fd, served] : ready) {
+      for (const auto& connection : ready) {
+        const socket_t fd = connection.first;
+        const std::size_t served = connection.second;
         pool_.enqueue([this, fd, served] { server_.serve(fd, served); });
       }
       for (const socket_t fd : expired) close_connection(fd);
