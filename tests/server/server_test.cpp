@@ -610,12 +610,13 @@ TEST(Misc, StopAnswersRequestsInFlight) {
   auto s = std::make_unique<Running>(config);
   std::vector<std::thread> clients;
   std::atomic<int> ok{0};
+  // Each client is made here: a thread slow to start (ThreadSanitizer) must not touch `s`
+  // while reset() runs.
   for (int i = 0; i < 8; ++i) {
-    clients.emplace_back([&, i] {
-      auto cli = s->client();
-      auto r = cli.Post("/scan/output",
-                        json{{"prompt", "p"}, {"output", "text " + std::to_string(i)}}.dump(),
-                        "application/json");
+    clients.emplace_back([&ok, i, cli = std::make_shared<httplib::Client>(s->client())] {
+      auto r = cli->Post("/scan/output",
+                         json{{"prompt", "p"}, {"output", "text " + std::to_string(i)}}.dump(),
+                         "application/json");
       if (r && r->status == 200) ++ok;
     });
   }
