@@ -72,7 +72,12 @@ class ConfigReader {
     if (!v.is_number()) fail(field, "expected a number, got " + v.dump());
     const double value = v.get<double>();
     if (!(value > 0.0 && value < 1.0)) fail(field, "value " + v.dump() + " out of range (0, 1)");
-    return static_cast<float>(value);
+    // The engine computes in float: 1e-65 would become 0 (a LayerNorm dividing by zero).
+    const auto single = static_cast<float>(value);
+    if (!(single > 0.0f && single < 1.0f)) {
+      fail(field, "value " + v.dump() + " is 0 or 1 as a 32-bit float; expected inside (0, 1)");
+    }
+    return single;
   }
 
   std::string string(const std::string& field, std::optional<std::string> fallback) const {
