@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -92,22 +93,13 @@ TEST(ThreadPool, SpinsOnlyWhenEveryThreadHasACpu) {
   EXPECT_FALSE(ThreadPool(4).spins());
 }
 
-// Issue 16: more threads than usable CPUs (a worker given OMP_NUM_THREADS=4 on one core, say):
-// between jobs the idle threads sleep instead of spinning on the one CPU the caller needs. The
-// caller hands out 300 tiny jobs with 100 µs of its own work after each, as a forward pass does
-// between its parallel steps. Measured on one CPU: the workers run ~2 ms in all while the
-// caller runs ~31 ms; a pool that spun anyway ran its workers ~30 ms (as long as the caller or
-// longer), and doubled the wall time. Waking sleepers costs CPU too, and more on a loaded CI
-// machine (11 ms seen there), so the line sits halfway: workers under half the caller's time.
-TEST(ThreadPool, IdleWorkersDoNotSpinPastUsableCpus) {
-#if defined(__SANITIZE_THREAD__)
-  // ThreadSanitizer makes every wake-up cost more CPU than a spin would (38 ms seen): the
-  // comparison means nothing there. The release and ASan builds run it.
-  GTEST_SKIP() << "CPU-time comparison, meaningless under ThreadSanitizer";
-#endif
-  OneCpu narrowed;
-  ThreadPool pool(4);
-  ASSERT_FALSE(pool.spins());
+// Worker and caller CPU time (ns) while the caller hands `pool` 300 tiny jobs with 100 µs of
+// its own work after each, as a forward pass does between its parallel steps.
+struct CpuSplit {
+  long long workers_ns = 0;
+  long long caller_ns = 0;
+};
+CpuSplit run_jobs_with_gaps(ThreadPool& pool) {
   const auto caller = static_cast<pid_t>(syscall(SYS_gettid));
   std::atomic<long> sum{0};
   const auto before = testing::thread_cpu_ns();
@@ -120,16 +112,44 @@ TEST(ThreadPool, IdleWorkersDoNotSpinPastUsableCpus) {
   }
   const auto after = testing::thread_cpu_ns();
   EXPECT_EQ(sum.load(), kJobs * 6L);
-  long long workers_ns = 0;
-  long long caller_ns = 0;
+  CpuSplit split;
   for (const auto& [tid, ns] : after) {
     const auto it = before.find(tid);
     const long long ran = ns - (it == before.end() ? 0 : it->second);
-    (tid == caller ? caller_ns : workers_ns) += ran;
+    (tid == caller ? split.caller_ns : split.workers_ns) += ran;
   }
-  ASSERT_GT(caller_ns, 0);
-  EXPECT_LT(workers_ns * 2, caller_ns)
-      << "idle workers ran " << workers_ns / 1000 << " µs, the caller " << caller_ns / 1000;
+  return split;
+}
+
+// Issue 16: more threads than usable CPUs (a worker given OMP_NUM_THREADS=4 on one core, say):
+// between jobs the idle threads sleep instead of spinning on the one CPU the caller needs.
+// Measured on one CPU: the workers run ~2 ms in all while the caller runs ~31 ms; a pool that
+// spun anyway ran its workers ~30 ms (as long as the caller or longer) every time, and doubled
+// the wall time. Waking sleepers costs CPU too, and far more while other processes load the
+// machine (25 ms seen once on CI, where ctest runs tests side by side). So the line sits
+// halfway, workers under half the caller's time, and the best of three rounds counts: a
+// spinning pool fails all three, a passing load spike does not fail the test.
+TEST(ThreadPool, IdleWorkersDoNotSpinPastUsableCpus) {
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer makes every wake-up cost more CPU than a spin would (38 ms seen): the
+  // comparison means nothing there. The release and ASan builds run it.
+  GTEST_SKIP() << "CPU-time comparison, meaningless under ThreadSanitizer";
+#endif
+  OneCpu narrowed;
+  ThreadPool pool(4);
+  ASSERT_FALSE(pool.spins());
+  std::string rounds;
+  bool under_the_line = false;
+  for (int round = 0; round < 3 && !under_the_line; ++round) {
+    const CpuSplit split = run_jobs_with_gaps(pool);
+    ASSERT_GT(split.caller_ns, 0);
+    under_the_line = split.workers_ns * 2 < split.caller_ns;
+    rounds += " [workers " + std::to_string(split.workers_ns / 1000) + " µs, caller " +
+              std::to_string(split.caller_ns / 1000) + " µs]";
+  }
+  EXPECT_TRUE(under_the_line) << "idle workers ran at least half the caller's CPU time in every "
+                                 "round:"
+                              << rounds;
 }
 
 }  // namespace
