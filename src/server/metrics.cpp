@@ -208,7 +208,9 @@ void render_process(std::string& out) {
        it.increment(ec)) {
     ++fds;
   }
-  if (!ec) gauge(out, "process_open_fds", "Number of open file descriptors.", fds);
+  if (!ec) {
+    gauge(out, "process_open_fds", "Number of open file descriptors.", static_cast<double>(fds));
+  }
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
     gauge(out, "process_max_fds", "Maximum number of open file descriptors.",
