@@ -115,13 +115,19 @@ TEST(Concurrency, BatcherAndCacheGiveEachCallerItsOwnVerdicts) {
   EXPECT_EQ(checked.load(), kThreads * 4 * 20);
 }
 
-TEST(Concurrency, ServerWithConcurrentClientsThenStop) {
+// A server for kModel on a free loopback port, quiet, with `http_threads` HTTP threads.
+ServerConfig loopback_config(int http_threads) {
   ServerConfig config;
   config.host = "127.0.0.1";
   config.port = 0;
   config.model = kModel;
   config.access_log = false;
-  config.http_threads = 8;
+  config.http_threads = http_threads;
+  return config;
+}
+
+TEST(Concurrency, ServerWithConcurrentClientsThenStop) {
+  ServerConfig config = loopback_config(8);
   config.cache_size = 16;
   Server server(config, engine(2), Tokenizer::from_model_folder(kModel));
   const int port = server.bind();
@@ -190,12 +196,7 @@ std::string get_healthz(int sock) {
 // sent nothing: a new client is still answered (within its 10 s timeout, which holding threads
 // for 30 s would pass), the idle connections still work, and stop() closes them.
 TEST(Concurrency, IdleConnectionsHoldNoThread) {
-  ServerConfig config;
-  config.host = "127.0.0.1";
-  config.port = 0;
-  config.model = kModel;
-  config.access_log = false;
-  config.http_threads = 2;
+  ServerConfig config = loopback_config(2);
   config.read_timeout = 30;
   config.keep_alive_timeout = 30;
   Server server(config, engine(1), Tokenizer::from_model_folder(kModel));
