@@ -19,7 +19,7 @@ constexpr size_t kPrefetch = 1024;
 // With a few rows (≤ kFewRows: a short text), every row tile streams its strip of weights (a
 // 64-byte half of each 128-byte panel row) from L3 or memory, and the tiles of 3–6 rows wait
 // on it: asking for the weights kFewRowsPrefetch bytes (32 k steps) ahead in those tiles ran the
-// 16-row GEMM 15–20 % faster on Zen 4 (bench_kernels fp32_avx2/m:16, docs/benchmarks.md).
+// 16-row GEMM about 10–20 % faster on Zen 4 (bench_kernels fp32_avx2/m:16, docs/benchmarks.md).
 // Longer inputs keep each strip in cache for many row tiles and do not prefetch.
 constexpr size_t kFewRows = 16;
 constexpr size_t kFewRowsPrefetch = 4096;
