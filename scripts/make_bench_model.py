@@ -14,7 +14,8 @@ so every engine is measured on the same random weights:
 Needs the bench venv (scripts/requirements/bench.txt):
   bash scripts/venv.sh bench
   .venv-bench/bin/python scripts/make_bench_model.py [DIR] [--source TOKENIZER_DIR]
-      # default DIR build/bench-model, TOKENIZER_DIR ../shared/tokenizer/protectai-...-v1
+      # default DIR build/bench-model, TOKENIZER_DIR
+      # tests/data/tokenizer/protectai-distilroberta-base-rejection-v1
 """
 
 import argparse
