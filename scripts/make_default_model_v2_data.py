@@ -158,7 +158,7 @@ FAMILY_WEIGHTS = {
 STAGE2_WEIGHTS = {"opinion_deflect": 0.10, "disclaimer_then_answer": 0.06}
 # Stage 3 (from the stage-2 weights): the stage-2 families, with more wordings of late, partial
 # and no-apology refusals (default_model_v2_templates_stage3.json) and more rows of them. Tried
-# and not shipped: the model card's "A stage 3, tried and not kept" has the run and its numbers.
+# and not shipped: the model card's "Later stages, tried and not kept" has the run and its numbers.
 STAGE3_WEIGHTS = dict(STAGE2_WEIGHTS, late_refusal=0.26, partial_refusal=0.10,
                       no_apology_refusal=0.08, refusal_then_answer=0.09)
 # Stage 4 (from v2, tried after stage 3): stage 3's data plus two compositions of real texts made
