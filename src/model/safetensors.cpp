@@ -217,6 +217,9 @@ std::vector<std::string> TensorSet::dtypes() const {
 std::span<const float> as_float(const TensorView& t, std::vector<float>& owned) {
   const auto n = static_cast<std::size_t>(t.numel());
   const std::byte* p = t.data.data();
+  // An empty tensor may sit at any offset; copying its zero bytes would hand memcpy a null
+  // destination (owned.data() of an empty vector), which is undefined behaviour.
+  if (n == 0) return {};
   switch (t.dtype) {
     case DType::F32:
       if (reinterpret_cast<std::uintptr_t>(p) % alignof(float) == 0) {

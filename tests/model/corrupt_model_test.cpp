@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 
 #include "model/safetensors.h"
@@ -257,6 +258,24 @@ TEST_F(CorruptModel, OverlapBehindAnEmptyTensor) {
                            R"("c":{"dtype":"U8","shape":[4],"data_offsets":[1,5]}})";
   write_raw(length_prefix(text.size()) + text + std::string(8, '\0'));
   EXPECT_THAT(load_error(), HasSubstr("corrupt safetensors header: tensors 'a' and 'c' overlap"));
+}
+
+TEST_F(CorruptModel, TensorsAtUnalignedOffsetsReadAsTheirValues) {
+  // Found by fuzz_safetensors: an empty F32 tensor at an offset that is not a multiple of 4.
+  // The header is padded so that the data starts 4-byte aligned and offset 2 is not.
+  std::string text = R"({"b":{"dtype":"F32","shape":[0],"data_offsets":[2,2]},)"
+                     R"("c":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})";
+  while ((8 + text.size()) % 4 != 0) text += ' ';
+  const float value = 1.5f;
+  std::string bytes(8, '\0');
+  std::memcpy(bytes.data() + 2, &value, sizeof value);
+  write_raw(length_prefix(text.size()) + text + bytes);
+  model::SafetensorsFile file(weights());
+  std::vector<float> owned;
+  EXPECT_TRUE(model::as_float(file.tensors().at("b"), owned).empty());
+  const auto c = model::as_float(file.tensors().at("c"), owned);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0], value);
 }
 
 TEST_F(CorruptModel, ShapeTooLargeEvenWhenItsProductWrapsAround) {
