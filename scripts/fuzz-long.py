@@ -37,7 +37,9 @@ def ci_commands():
     for test in json.loads(out)["tests"]:
         m = re.fullmatch(r"fuzz_(\w+)_short", test["name"])
         if m:
-            commands[m.group(1)] = test["command"]
+            # CTest leaves out the command of a test whose executable is not built (--no-build
+            # after building only some targets).
+            commands[m.group(1)] = test.get("command")
     return commands
 
 
@@ -176,6 +178,10 @@ def main():
     unknown = [n for n in names if n not in commands]
     if unknown:
         raise SystemExit(f"no fuzz target {', '.join(unknown)}; known: {', '.join(commands)}")
+    unbuilt = [n for n in names if commands[n] is None]
+    if unbuilt:
+        raise SystemExit(f"not built in {os.path.relpath(BUILD, ROOT)}: "
+                         f"{', '.join('fuzz_' + n for n in unbuilt)} (run without --no-build)")
     long_dir = os.path.join(BUILD, "long")
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda n: run_target(n, commands[n], args.seconds, long_dir),
