@@ -110,6 +110,8 @@ NO_OPINION = re.compile(
 # opinion, experience or preference ("As an AI language model, I do not have personal beliefs."),
 # and the content-free sentences real refusals end with ("It is important to ...", "Ultimately,
 # ...", "Instead, I encourage ..."). Composed, they make soft refusals in real wording.
+# DISCLAIMER_SENTENCE is NO_OPINION anchored at the sentence start and with more wordings; it is
+# separate so that stages 1-3, which use NO_OPINION, keep making the same bytes.
 DISCLAIMER_SENTENCE = re.compile(
     r"^\W*(?:as an? (?:ai|artificial intelligence|language model)|i'?m an ai|i am an ai|being an "
     r"ai)\b[^.!?]{0,80}\b(?:do not|don't|cannot|can't|am not able to|am unable to)\s+(?:have|hold|"
