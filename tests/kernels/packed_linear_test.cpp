@@ -287,6 +287,33 @@ INSTANTIATE_TEST_SUITE_P(Isas, PackedLinearTest, ::testing::ValuesIn(available_i
                                                                              : "avx512");
                          });
 
+// The AVX2 fp32 kernel adds each output's products one k at a time with an FMA, in k order, then
+// the bias; unrolling or retiling it must keep that order, so its outputs are these exact bits
+// (few-row and many-row tiles, every tail height, k not a multiple of the 4-step unroll).
+TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
+  if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
+  detail::set_isa_override(Isa::kAvx2);
+  std::uint32_t seed = 500;
+  for (const Shape& s : {Shape{1, 40, 7}, Shape{5, 768, 768}, Shape{16, 96, 1001},
+                         Shape{17, 40, 37}, Shape{23, 64, 3072}, Shape{130, 48, 6}}) {
+    const Problem p = make_problem(s, seed += 3);
+    const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kFp32);
+    const std::vector<float> y = run_whole(lin, p);
+    std::size_t differ = 0;
+    for (std::size_t r = 0; r < s.m; ++r) {
+      for (std::size_t c = 0; c < s.n; ++c) {
+        float acc = 0.0f;
+        for (std::size_t i = 0; i < s.k; ++i)
+          acc = std::fma(p.x[r * s.k + i], p.w[c * s.k + i], acc);
+        const float want = acc + p.b[c];
+        differ += std::memcmp(&want, &y[r * s.n + c], sizeof want) != 0;
+      }
+    }
+    EXPECT_EQ(differ, 0u) << str(s);
+  }
+  detail::set_isa_override(std::nullopt);
+}
+
 // The vectorised prepare_rows must write the same bytes as the portable one, special values
 // included (denormals, ties, NaN, inf, -0), so every level quantizes and rounds identically.
 TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
