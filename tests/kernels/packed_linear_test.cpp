@@ -294,8 +294,10 @@ TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
   if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
   detail::set_isa_override(Isa::kAvx2);
   std::uint32_t seed = 500;
-  for (const Shape& s : {Shape{1, 40, 7}, Shape{5, 768, 768}, Shape{16, 96, 1001},
-                         Shape{17, 40, 37}, Shape{23, 64, 3072}, Shape{130, 48, 6}}) {
+  // Row tiles of 6 leave tails of 1-5 rows: m = 1, 3, 5, 16 (6+6+4), 17 (+5), 20 (+2), 23, 130.
+  for (const Shape& s :
+       {Shape{1, 40, 7}, Shape{3, 40, 9}, Shape{5, 768, 768}, Shape{16, 96, 1001},
+        Shape{17, 40, 37}, Shape{20, 40, 13}, Shape{23, 64, 3072}, Shape{130, 48, 6}}) {
     const Problem p = make_problem(s, seed += 3);
     const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kFp32);
     const std::vector<float> y = run_whole(lin, p);
