@@ -21,6 +21,7 @@ struct KernelTable {
   detail::GemmFn gemm_int8 = nullptr;
   detail::PrepareFn prepare_bf16 = nullptr;
   detail::PrepareFn prepare_int8 = nullptr;
+  std::size_t int8_input_bytes = 0;  // of each value prepare_int8 writes and gemm_int8 reads
   // ops.h's forwards that have per-level versions (what each computes: ops.h).
   void (*gelu_erf)(const float* x, float* out, std::size_t n) = nullptr;
   void (*softmax_rows)(float* x, std::size_t rows, std::size_t width, std::size_t ld) = nullptr;

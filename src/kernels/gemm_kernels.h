@@ -20,6 +20,10 @@ namespace detail {
 // point (an integer in [0, 255], as a float). Shared so every path quantizes identically.
 void int8_row_params(float lo, float hi, float* scale, float* inv, float* zero);
 constexpr std::size_t kInt8Header = 16;  // per-row scale and zero point before the row's data
+// Bytes of one prepared int8 input value: u8 where the GEMM multiplies u8 quads (VPDPBUSD, the
+// reference), int16 for AVX2's VPMADDWD. The values are the same on every level.
+constexpr std::size_t kInt8InputBytes = 1;
+constexpr std::size_t kInt8InputBytesAvx2 = 2;
 }  // namespace detail
 namespace reference {
 void gemm_fp32(const detail::GemmArgs& g);
@@ -35,8 +39,9 @@ void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0
 namespace avx2 {
 void gemm_fp32(const detail::GemmArgs& g);
 void gemm_bf16(const detail::GemmArgs& g);  // converts bf16 to fp32 and uses FMA
-void gemm_int8(const detail::GemmArgs& g);  // exact 16-bit products (VPMADDWD)
-// Vectorised prepare_rows, results identical to the portable code. Rows of `stride` bytes.
+void gemm_int8(const detail::GemmArgs& g);  // exact 16-bit products (VPMADDWD), int16 inputs
+// Vectorised prepare_rows, values identical to the portable code (int8: stored as int16, see
+// kInt8InputBytesAvx2). Rows of `stride` bytes.
 void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
                   unsigned char* out, std::size_t stride);
 void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,

@@ -54,8 +54,8 @@ float round_even(float v) {
 }
 
 std::size_t bf16_row_bytes(std::size_t groups) { return round_up(groups * 4, kAlign); }
-std::size_t int8_row_bytes(std::size_t groups) {
-  return round_up(kInt8Header + groups * 4, kAlign);
+std::size_t int8_row_bytes(std::size_t groups, std::size_t input_bytes) {
+  return round_up(kInt8Header + groups * 4 * input_bytes, kAlign);
 }
 
 }  // namespace
@@ -113,6 +113,7 @@ void PackedLinear::init_shape(std::size_t n, std::size_t k, Precision p) {
     case Precision::kInt8:
       kernel_ = kernels.gemm_int8;
       prepare_ = kernels.prepare_int8;
+      int8_input_bytes_ = kernels.int8_input_bytes;
       break;
   }
   packed_bytes_ = packed_size(n, k, p);
@@ -221,7 +222,7 @@ std::size_t PackedLinear::scratch_bytes(std::size_t m) const {
     case Precision::kBf16:
       return m * bf16_row_bytes(groups_);
     case Precision::kInt8:
-      return m * int8_row_bytes(groups_);
+      return m * int8_row_bytes(groups_, int8_input_bytes_);
   }
   return 0;
 }
@@ -232,8 +233,9 @@ void PackedLinear::prepare_rows(const float* x, std::size_t ldx, std::size_t r0,
   if (x == nullptr || scratch == nullptr || ldx < k_) {
     throw Error("PackedLinear::prepare_rows: null input or scratch, or ldx < k");
   }
-  const std::size_t stride =
-      precision_ == Precision::kBf16 ? bf16_row_bytes(groups_) : int8_row_bytes(groups_);
+  const std::size_t stride = precision_ == Precision::kBf16
+                                 ? bf16_row_bytes(groups_)
+                                 : int8_row_bytes(groups_, int8_input_bytes_);
   prepare_(x, ldx, k_, r0, r1, static_cast<unsigned char*>(scratch), stride);
 }
 
@@ -310,7 +312,7 @@ void PackedLinear::compute(const float* x, std::size_t ldx, const void* scratch,
       break;
     case Precision::kInt8:
       g.a = static_cast<const unsigned char*>(scratch) + kInt8Header;
-      g.a_stride = int8_row_bytes(groups_);
+      g.a_stride = int8_row_bytes(groups_, int8_input_bytes_);
       break;
   }
   if (precision_ != Precision::kFp32 && scratch == nullptr) {

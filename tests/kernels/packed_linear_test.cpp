@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dispatch.h"
+#include "kernels/gemm_kernels.h"
 #include "refusal/error.h"
 
 namespace refusal::kernels {
@@ -25,7 +27,7 @@ struct Shape {
 
 std::vector<Shape> shapes() {
   std::vector<Shape> out;
-  for (std::size_t m : {1, 3, 17, 64, 130}) {
+  for (std::size_t m : {1, 3, 8, 17, 64, 130}) {  // row tails 1-5 of 6-row tiles
     for (std::size_t n : {16, 40, 768}) {
       for (std::size_t k : {8, 24, 5, 37, 1001, 768, 3072}) {
         if (m * n * k > 20'000'000) continue;  // keeps the suite fast (and ASan bearable)
@@ -316,8 +318,10 @@ TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
   detail::set_isa_override(std::nullopt);
 }
 
-// The vectorised prepare_rows must write the same bytes as the portable one, special values
+// The vectorised prepare_rows must write the same values as the portable one, special values
 // included (denormals, ties, NaN, inf, -0), so every level quantizes and rounds identically.
+// bf16 rows are the same bytes everywhere; int8 rows the same header (scale, zero point) and
+// values, stored in the width the level's GEMM reads (u8, or int16 for AVX2), then zeros.
 TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
   const std::size_t m = 4, n = 32, k = 37;
   std::vector<float> x = random_vector(m * k, 11, -3.0f, 3.0f);
@@ -328,16 +332,52 @@ TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
   for (std::size_t i = 0; i < k; ++i) x[3 * k + i] = 0.0f;  // row 3: all zero
   const std::vector<float> w = random_vector(n * k, 12, -1.0f, 1.0f);
   for (Precision prec : {Precision::kBf16, Precision::kInt8}) {
-    std::vector<std::vector<unsigned char>> outs;
+    // Per level: each row as header bytes + values (widened to int) + whether the rest is zero.
+    std::vector<std::vector<std::int64_t>> outs;
     for (Isa isa : available_isas()) {
       detail::set_isa_override(isa);
       const PackedLinear lin(w.data(), nullptr, n, k, prec);
       detail::set_isa_override(std::nullopt);
       std::vector<unsigned char> scratch(lin.scratch_bytes(m), 0xab);
       lin.prepare_rows(x.data(), k, 0, m, scratch.data());
-      outs.push_back(scratch);
+      const std::size_t stride = scratch.size() / m;
+      const std::size_t header = prec == Precision::kInt8 ? detail::kInt8Header : 0;
+      const std::size_t width =
+          prec == Precision::kInt8 ? kernel_table(isa).int8_input_bytes : 2;  // bf16: one value
+      std::vector<std::int64_t> decoded;
+      for (std::size_t r = 0; r < m; ++r) {
+        const unsigned char* row = scratch.data() + r * stride;
+        decoded.insert(decoded.end(), row, row + header);
+        for (std::size_t i = 0; i < k; ++i) {
+          std::uint16_t v = row[header + i * width];
+          if (width == 2) std::memcpy(&v, row + header + 2 * i, 2);
+          decoded.push_back(v);
+        }
+        decoded.push_back(std::all_of(row + header + width * k, row + stride,
+                                      [](unsigned char c) { return c == 0; }));
+      }
+      outs.push_back(decoded);
     }
     for (const auto& o : outs) EXPECT_EQ(o, outs.front()) << precision_name(prec);
+    // The values came through: not every row is zero padding.
+    EXPECT_GT(std::count_if(outs.front().begin(), outs.front().end(),
+                            [](std::int64_t v) { return v > 1; }),
+              static_cast<std::ptrdiff_t>(k));
+  }
+}
+
+// prepare_int8 and gemm_int8 of a table agree on the width of the prepared values: on an
+// AVX-512 CPU without VNNI the GEMM is AVX2's, so its preparation must be too.
+TEST(PackedLinear, Int8PreparationMatchesTheGemmOfEveryLevel) {
+  for (Isa isa : available_isas()) {
+    const KernelTable& t = kernel_table(isa);
+    if (t.gemm_int8 == &avx2::gemm_int8) {
+      EXPECT_EQ(t.prepare_int8, &avx2::prepare_int8) << isa_name(isa);
+      EXPECT_EQ(t.int8_input_bytes, detail::kInt8InputBytesAvx2) << isa_name(isa);
+    } else {
+      EXPECT_NE(t.prepare_int8, &avx2::prepare_int8) << isa_name(isa);
+      EXPECT_EQ(t.int8_input_bytes, detail::kInt8InputBytes) << isa_name(isa);
+    }
   }
 }
 
