@@ -54,8 +54,10 @@ void store_fp32(const GemmArgs& g, size_t r, size_t col, __m256 acc) {
 }
 
 // fp32 or bf16 (Bf16 = true): MR rows × 16 columns starting at col.
+// Not inlined: inlined into run_float_tiles beside the other tiles, GCC kept accumulators of
+// the 3-, 4- and 5-row tiles on the stack (the 4 rows of a 16-row call among them).
 template <bool Bf16, int MR, bool kFew = false>
-inline __attribute__((always_inline)) void tile_float(const GemmArgs& g, size_t r, size_t col) {
+__attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t col) {
   const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
   const unsigned char* a = g.a + r * g.a_stride;
   __m256 acc[MR][2];
@@ -91,6 +93,8 @@ inline __attribute__((always_inline)) void tile_float(const GemmArgs& g, size_t 
           const __m256 b = _mm256_broadcast_ss(ar[i] + s + u);
           acc[i][0] = _mm256_fmadd_ps(b, w0, acc[i][0]);
           acc[i][1] = _mm256_fmadd_ps(b, w1, acc[i][1]);
+          // 12 accumulators: without this GCC hoists the next step's loads and spills two.
+          if constexpr (MR == 6) asm("" : "+x"(acc[i][0]), "+x"(acc[i][1])::"memory");
         }
       }
     }
@@ -165,7 +169,7 @@ void store_int8(const GemmArgs& g, size_t r, size_t col, __m256i acc) {
 // (12 accumulators) the one-thread GEMM ran about 1.7× as fast as 2 rows × 16 columns with u8
 // rows widened in the loop (Zen 3, bench_kernels m = 16 and 128); same products, same bits.
 template <int MR>
-inline __attribute__((always_inline)) void tile_int8(const GemmArgs& g, size_t r, size_t col) {
+__attribute__((noinline)) void tile_int8(const GemmArgs& g, size_t r, size_t col) {
   const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
   const unsigned char* a = g.a + r * g.a_stride;
   __m256i acc[MR][2];
