@@ -199,31 +199,41 @@ __attribute__((noinline)) void tile_int8(const GemmArgs& g, size_t r, size_t col
   for (int i = 0; i < MR; ++i) store_int8(g, r + i, col, reduce_pairs(acc[i][0], acc[i][1]));
 }
 
+// Row counts 1..5 as types, so the tails of a row loop can pick a tile template.
+template <int N>
+struct Rows {};
+
+// Calls tile(Rows<rows>{}) for rows in 1..5 (the rows left after the full tiles); 0: nothing.
+template <class Tile>
+void row_tail(size_t rows, Tile&& tile) {
+  switch (rows) {
+    case 1:
+      tile(Rows<1>{});
+      break;
+    case 2:
+      tile(Rows<2>{});
+      break;
+    case 3:
+      tile(Rows<3>{});
+      break;
+    case 4:
+      tile(Rows<4>{});
+      break;
+    case 5:
+      tile(Rows<5>{});
+      break;
+    default:
+      break;
+  }
+}
+
 template <bool Bf16, bool kFew>
 void run_float_tiles(const GemmArgs& g) {
   constexpr int kMr = Bf16 ? 4 : 6;
   for (size_t col = g.c0; col < g.c1; col += 16) {
     size_t r = g.r0;
     for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr, kFew>(g, r, col);
-    switch (g.r1 - r) {
-      case 1:
-        tile_float<Bf16, 1, kFew>(g, r, col);
-        break;
-      case 2:
-        tile_float<Bf16, 2, kFew>(g, r, col);
-        break;
-      case 3:
-        tile_float<Bf16, 3, kFew>(g, r, col);
-        break;
-      case 4:
-        tile_float<Bf16, 4, kFew>(g, r, col);
-        break;
-      case 5:
-        tile_float<Bf16, 5, kFew>(g, r, col);
-        break;
-      default:
-        break;
-    }
+    row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<Bf16, N, kFew>(g, r, col); });
   }
 }
 
@@ -251,25 +261,7 @@ void gemm_int8(const GemmArgs& g) {
     for (size_t col = g.c0; col < g.c1; col += 8) {
       size_t r = r0;
       for (; r + 6 <= r1; r += 6) tile_int8<6>(g, r, col);
-      switch (r1 - r) {
-        case 1:
-          tile_int8<1>(g, r, col);
-          break;
-        case 2:
-          tile_int8<2>(g, r, col);
-          break;
-        case 3:
-          tile_int8<3>(g, r, col);
-          break;
-        case 4:
-          tile_int8<4>(g, r, col);
-          break;
-        case 5:
-          tile_int8<5>(g, r, col);
-          break;
-        default:
-          break;
-      }
+      row_tail(r1 - r, [&]<int N>(Rows<N>) { tile_int8<N>(g, r, col); });
     }
   }
 }
