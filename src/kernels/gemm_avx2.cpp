@@ -53,11 +53,21 @@ void store_fp32(const GemmArgs& g, size_t r, size_t col, __m256 acc) {
   store8(g.y + r * g.ldy + col, _mm256_add_ps(acc, _mm256_load_ps(g.bias + col)), col, g.c1);
 }
 
+// Where a few-row tile asks for the weights of the strip that comes after its own: `lines`
+// 64-byte lines, 128 bytes apart from `next`, `per_iter` of them per 4 k steps (see
+// run_float_tiles). Empty: nothing to ask for.
+struct StripPrefetch {
+  const unsigned char* next = nullptr;
+  size_t lines = 0;
+  size_t per_iter = 0;
+};
+
 // fp32 or bf16 (Bf16 = true): MR rows × 16 columns starting at col.
 // Not inlined: inlined into run_float_tiles beside the other tiles, GCC kept accumulators of
 // the 3-, 4- and 5-row tiles on the stack (the 4 rows of a 16-row call among them).
 template <bool Bf16, int MR, bool kFew = false>
-__attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t col) {
+__attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t col,
+                                          StripPrefetch ahead = {}) {
   const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
   const unsigned char* a = g.a + r * g.a_stride;
   __m256 acc[MR][2];
@@ -75,6 +85,15 @@ __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t co
     for (int i = 0; i < MR; ++i) ar[i] = reinterpret_cast<const float*>(a + i * g.a_stride);
     const unsigned char* ws = w;
     for (; s + 4 <= g.groups; s += 4, ws += 4 * 128) {
+      if constexpr (kFew) {
+        if (ahead.lines != 0) {
+          const size_t n = std::min(ahead.per_iter, ahead.lines);
+          for (size_t u = 0; u < n; ++u)
+            _mm_prefetch(reinterpret_cast<const char*>(ahead.next + u * 128), _MM_HINT_T1);
+          ahead.next += n * 128;
+          ahead.lines -= n;
+        }
+      }
       if constexpr (kFew && MR > 2) {
 #pragma GCC unroll 4
         for (int u = 0; u < 4; ++u)
@@ -227,13 +246,41 @@ void row_tail(size_t rows, Tile&& tile) {
   }
 }
 
+// With a few rows, each 16-column strip is read by ceil(rows / kMr) row tiles: the first from
+// memory, the others from L2. So that memory stays busy while the later tiles compute, every
+// tile of a strip asks for its share of the next strip's lines (the other half of the same
+// panel rows, or the first half of the next panel), spread over its k loop: as many as fit in
+// L2 (kL2Bytes, Zen 2/3's 512 KB less a margin) beside the input rows and the strip being read.
+constexpr size_t kL2Bytes = 448 * 1024;
+
 template <bool Bf16, bool kFew>
 void run_float_tiles(const GemmArgs& g) {
   constexpr int kMr = Bf16 ? 4 : 6;
+  const size_t tiles = (g.r1 - g.r0 + kMr - 1) / kMr;
+  const size_t resident = (g.r1 - g.r0) * g.a_stride + g.groups * 64;
+  const size_t next_lines =
+      std::min(g.groups, resident < kL2Bytes ? (kL2Bytes - resident) / 64 : 0);
+  const size_t lines_per_tile = (next_lines + tiles - 1) / tiles;
+  const size_t iters = std::max<size_t>(g.groups / 4, 1);
+  const size_t per_iter = (lines_per_tile + iters - 1) / iters;
   for (size_t col = g.c0; col < g.c1; col += 16) {
+    const unsigned char* strip = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
+    const unsigned char* next = col % 32 == 0 ? strip + 64 : strip - 64 + g.groups * 128;
+    const bool has_next = kFew && !Bf16 && col + 16 < g.c1;
+    size_t t = 0;
+    auto ahead = [&] {
+      StripPrefetch p;
+      if (!has_next) return p;
+      const size_t first = std::min(t * lines_per_tile, next_lines);
+      p.next = next + first * 128;
+      p.lines = std::min(lines_per_tile, next_lines - first);
+      p.per_iter = per_iter;
+      ++t;
+      return p;
+    };
     size_t r = g.r0;
-    for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr, kFew>(g, r, col);
-    row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<Bf16, N, kFew>(g, r, col); });
+    for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr, kFew>(g, r, col, ahead());
+    row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<Bf16, N, kFew>(g, r, col, ahead()); });
   }
 }
 
