@@ -18,7 +18,7 @@ KernelTable make_table(Isa isa) {
   t.gemm_int8 = reference::gemm_int8;
   t.prepare_bf16 = reference::prepare_bf16;
   t.prepare_int8 = reference::prepare_int8;
-  t.int8_input_bytes = detail::kInt8InputBytes;
+  t.int8_top = detail::kInt8Top;
   t.gelu_erf = reference::gelu_erf;
   t.softmax_rows = reference::softmax_rows;
   t.layernorm = reference::layernorm;
@@ -28,7 +28,7 @@ KernelTable make_table(Isa isa) {
     t.gemm_int8 = avx2::gemm_int8;
     t.prepare_bf16 = avx2::prepare_bf16;
     t.prepare_int8 = avx2::prepare_int8;
-    t.int8_input_bytes = detail::kInt8InputBytesAvx2;
+    t.int8_top = detail::kInt8TopAvx2;
     t.gelu_erf = avx2::gelu_erf;
     t.softmax_rows = avx2::softmax_rows;
     t.layernorm = avx2::layernorm;
@@ -38,10 +38,10 @@ KernelTable make_table(Isa isa) {
     // VDPBF16PS and VPDPBUSD are extensions: without them, the AVX2 kernels.
     if (f.avx512_bf16) t.gemm_bf16 = avx512::gemm_bf16;
     t.prepare_bf16 = avx512::prepare_bf16;
-    if (f.avx512_vnni) {  // else the AVX2 GEMM, with its own (int16) input preparation
+    if (f.avx512_vnni) {  // else the AVX2 GEMM, with its own (u7) input preparation
       t.gemm_int8 = avx512::gemm_int8;
       t.prepare_int8 = avx512::prepare_int8;
-      t.int8_input_bytes = detail::kInt8InputBytes;
+      t.int8_top = detail::kInt8Top;
     }
     t.gelu_erf = avx512::gelu_erf;
     t.softmax_rows = avx512::softmax_rows;

@@ -21,7 +21,7 @@ struct KernelTable {
   detail::GemmFn gemm_int8 = nullptr;
   detail::PrepareFn prepare_bf16 = nullptr;
   detail::PrepareFn prepare_int8 = nullptr;
-  std::size_t int8_input_bytes = 0;  // of each value prepare_int8 writes and gemm_int8 reads
+  float int8_top = 0.0f;  // the top level of the inputs prepare_int8 writes (kInt8Top, …Avx2)
   // ops.h's forwards that have per-level versions (what each computes: ops.h).
   void (*gelu_erf)(const float* x, float* out, std::size_t n) = nullptr;
   void (*softmax_rows)(float* x, std::size_t rows, std::size_t width, std::size_t ld) = nullptr;

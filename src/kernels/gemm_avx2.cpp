@@ -1,8 +1,8 @@
 // AVX2 + FMA GEMM kernels (compiled with -mavx2 -mfma; called only when the CPU has them). With
 // 16 ymm registers a tile covers half a panel (16 columns: one 64-byte half of each 128-byte
-// panel row) × a few rows. bf16 widens to fp32 (a shift or a mask) and uses FMA; int8 widens
-// to int16 (the inputs when they are prepared, the weights in the loop) and uses VPMADDWD,
-// exact, so it matches VPDPBUSD and the reference bit for bit.
+// panel row) × a few rows. bf16 widens to fp32 (a shift or a mask) and uses FMA; int8 takes
+// inputs of 0..127 (kInt8TopAvx2) so that VPMADDUBSW's 16-bit pair sums are exact, and matches
+// reference::prepare_int8_u7 + the reference GEMM bit for bit.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -162,12 +162,6 @@ __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t co
   }
 }
 
-// Sums the (k0k1, k2k3) pairs of two VPMADDWD accumulators of 4 columns each into 8 columns.
-__m256i reduce_pairs(__m256i lo, __m256i hi) {
-  // hadd gives columns (0 1 4 5 | 2 3 6 7); the permute restores 0..7.
-  return _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
-}
-
 void store_int8(const GemmArgs& g, size_t r, size_t col, __m256i acc) {
   if (col >= g.c1) return;
   const unsigned char* a = g.a + r * g.a_stride;
@@ -182,40 +176,40 @@ void store_int8(const GemmArgs& g, size_t r, size_t col, __m256i acc) {
   store8(g.y + r * g.ldy + col, v, col, g.c1);
 }
 
-// int8: MR rows × 8 columns. The input rows were prepared as int16 (prepare_int8 below), so a
-// k quad of a row is one 8-byte broadcast; each k quad of 8 columns (32 weight bytes) is widened
-// once for all MR rows. Each accumulator holds 4 columns as (k0k1, k2k3) pair sums. With 6 rows
-// (12 accumulators) the one-thread GEMM ran about 1.7× as fast as 2 rows × 16 columns with u8
-// rows widened in the loop (Zen 3, bench_kernels m = 16 and 128); same products, same bits.
+// int8: MR rows × 16 columns (one 64-byte half of each panel row: 16 columns × a k quad). A k
+// quad of a row is 4 input bytes, broadcast; VPMADDUBSW multiplies them by the s8 weights and
+// adds the products in pairs (at most 127 · 127 · 2 = 32258 in 16 bits: exact), VPMADDWD by
+// ones adds the pairs into each column's int32 quad sum. Against the int16 inputs and VPMADDWD
+// of before (6 rows × 8 columns, the same two multiplies per 32 products but four vector
+// instructions instead of three and a widening of the weights), the one-thread GEMM went from
+// about 80–110 to 140–160 GOP/s at m = 16 and 64 on Zen 3 (bench_kernels, interleaved).
 template <int MR>
 __attribute__((noinline)) void tile_int8(const GemmArgs& g, size_t r, size_t col) {
   const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
   const unsigned char* a = g.a + r * g.a_stride;
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc[MR][2];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
   for (size_t s = 0; s < g.groups; ++s) {
     const unsigned char* ws = w + s * 128;
-    // Each k quad's 32 bytes sit 128 bytes after the last one's; asking 32 quads ahead ran the
+    // Each k quad's 64 bytes sit 128 bytes after the last one's; asking 32 quads ahead ran the
     // 16-row, k = 768 loop about 1.5× as fast with the weights in L3 (Zen 3).
     _mm_prefetch(reinterpret_cast<const char*>(ws + kFewRowsPrefetch), _MM_HINT_T0);
-    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(ws)));
-    const __m256i w1 =
-        _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(ws + 16)));
+    const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws));
+    const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws + 32));
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
-      long long quad;  // 4 int16 inputs
-      std::memcpy(&quad, a + i * g.a_stride + s * 8, sizeof quad);
-      const __m256i b = _mm256_set1_epi64x(quad);
-      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(w0, b));
-      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(w1, b));
-      // Keeps GCC from hoisting all MR broadcasts first, which left too few registers and
-      // spilled 8 of the 12 accumulators to the stack, a load and a store each per k quad.
-      asm("" : "+x"(acc[i][0]), "+x"(acc[i][1]));
+      const __m256i b = _mm256_set1_epi32(static_cast<int>(load_u32(a + i * g.a_stride + s * 4)));
+      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(b, w0), ones));
+      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(b, w1), ones));
     }
   }
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) store_int8(g, r + i, col, reduce_pairs(acc[i][0], acc[i][1]));
+  for (int i = 0; i < MR; ++i) {
+    store_int8(g, r + i, col, acc[i][0]);
+    store_int8(g, r + i, col + 8, acc[i][1]);
+  }
 }
 
 // Row counts 1..5 as types, so the tails of a row loop can pick a tile template.
@@ -299,15 +293,16 @@ void gemm_fp32(const GemmArgs& g) { run_float<false>(g); }
 void gemm_bf16(const GemmArgs& g) { run_float<true>(g); }
 
 void gemm_int8(const GemmArgs& g) {
-  // The tiles of one 8-column strip read every row of the block; blocks of rows whose int16
-  // inputs fit in L2 (with room for the weights) keep those reads out of L3.
+  // The tiles of one 16-column strip read every row of the block; blocks of rows whose inputs
+  // fit in L2 (with room for the weights) keep those reads out of L3.
+  constexpr int kMr = 4;  // 16 rows (a short text): 4 full tiles; 5 or 6 rows were no faster
   constexpr size_t kBlockBytes = 160 * 1024;
-  const size_t block = std::max<size_t>(6, kBlockBytes / g.a_stride / 6 * 6);
+  const size_t block = std::max<size_t>(kMr, kBlockBytes / g.a_stride / kMr * kMr);
   for (size_t r0 = g.r0; r0 < g.r1; r0 += block) {
     const size_t r1 = std::min(g.r1, r0 + block);
-    for (size_t col = g.c0; col < g.c1; col += 8) {
+    for (size_t col = g.c0; col < g.c1; col += 16) {
       size_t r = r0;
-      for (; r + 6 <= r1; r += 6) tile_int8<6>(g, r, col);
+      for (; r + kMr <= r1; r += kMr) tile_int8<kMr>(g, r, col);
       row_tail(r1 - r, [&]<int N>(Rows<N>) { tile_int8<N>(g, r, col); });
     }
   }
@@ -367,8 +362,7 @@ void prepare_bf16(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
 
 // min_ps / max_ps pick their second operand on ties and NaN, like the portable ternaries; the
 // rounding is the portable round_even (add and subtract 1.5·2^23), so the values are identical.
-// They are stored as int16, not u8 (kInt8InputBytesAvx2, gemm_kernels.h): VPMADDWD multiplies
-// 16-bit pairs, and widening here, once per row, spares the GEMM a widening per k quad and tile.
+// The levels are 0..127 (kInt8TopAvx2, gemm_kernels.h), the values of reference::prepare_int8_u7.
 void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, unsigned char* out,
                   size_t stride) {
   for (size_t r = r0; r < r1; ++r) {
@@ -390,30 +384,30 @@ void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
       hi = hi8[i] > hi ? hi8[i] : hi;
     }
     float scale, inv, zero;
-    detail::int8_row_params(lo, hi, &scale, &inv, &zero);
+    detail::int8_row_params(lo, hi, detail::kInt8TopAvx2, &scale, &inv, &zero);
     const __m256 vinv = _mm256_set1_ps(inv);
     const __m256 vzero = _mm256_set1_ps(zero);
     const __m256 magic = _mm256_set1_ps(12582912.0f);
     const __m256 lim = _mm256_set1_ps(512.0f);
     const __m256 neg_lim = _mm256_set1_ps(-512.0f);
-    const __m256 top = _mm256_set1_ps(255.0f);
+    const __m256 top = _mm256_set1_ps(detail::kInt8TopAvx2);
     unsigned char* q = row + detail::kInt8Header;
     for (size_t kk = 0; kk < k; kk += 8) {
       __m256 v = _mm256_mul_ps(_mm256_maskload_ps(xr + kk, tail_mask(k - kk)), vinv);
       v = _mm256_min_ps(_mm256_max_ps(v, neg_lim), lim);
       v = _mm256_add_ps(_mm256_sub_ps(_mm256_add_ps(v, magic), magic), vzero);
       v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), top);
-      const __m128i halves = low_halves(_mm256_cvttps_epi32(v));  // 0..255 fit in 16 bits
-      const size_t left = k - kk >= 8 ? 8 : k - kk;
-      if (left == 8) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 2 * kk), halves);
+      const __m128i halves = low_halves(_mm256_cvttps_epi32(v));  // 0..127
+      const __m128i bytes = _mm_packus_epi16(halves, halves);
+      if (k - kk >= 8) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(q + kk), bytes);
       } else {
         alignas(16) unsigned char tmp[16];
-        _mm_store_si128(reinterpret_cast<__m128i*>(tmp), halves);
-        std::memcpy(q + 2 * kk, tmp, 2 * left);
+        _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
+        std::memcpy(q + kk, tmp, k - kk);
       }
     }
-    std::memset(q + 2 * k, 0, stride - detail::kInt8Header - 2 * k);
+    std::memset(q + k, 0, stride - detail::kInt8Header - k);
     const auto zero_i = static_cast<std::int32_t>(zero);
     std::memcpy(row, &scale, 4);
     std::memcpy(row + 4, &zero_i, 4);

@@ -279,8 +279,8 @@ void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
       vhi = _mm512_max_ps(v, vhi);
     }
     float scale, inv, zero;
-    detail::int8_row_params(_mm512_reduce_min_ps(vlo), _mm512_reduce_max_ps(vhi), &scale, &inv,
-                            &zero);
+    detail::int8_row_params(_mm512_reduce_min_ps(vlo), _mm512_reduce_max_ps(vhi), detail::kInt8Top,
+                            &scale, &inv, &zero);
     const __m512 vinv = _mm512_set1_ps(inv);
     const __m512 vzero = _mm512_set1_ps(zero);
     const __m512 magic = _mm512_set1_ps(12582912.0f);

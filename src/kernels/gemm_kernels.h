@@ -16,14 +16,17 @@
 
 namespace refusal::kernels {
 namespace detail {
-// int8 input rows: from the row's min(x, 0) and max(x, 0), the scale, its inverse and the zero
-// point (an integer in [0, 255], as a float). Shared so every path quantizes identically.
-void int8_row_params(float lo, float hi, float* scale, float* inv, float* zero);
+// int8 input rows: from the row's min(x, 0) and max(x, 0) and the top level `top` (255 or
+// 127, below), the scale, its inverse and the zero point (an integer in [0, top], as a float).
+// Shared so every path quantizes identically.
+void int8_row_params(float lo, float hi, float top, float* scale, float* inv, float* zero);
 constexpr std::size_t kInt8Header = 16;  // per-row scale and zero point before the row's data
-// Bytes of one prepared int8 input value: u8 where the GEMM multiplies u8 quads (VPDPBUSD, the
-// reference), int16 for AVX2's VPMADDWD. The values are the same on every level.
-constexpr std::size_t kInt8InputBytes = 1;
-constexpr std::size_t kInt8InputBytesAvx2 = 2;
+// The top level of the prepared int8 inputs (one byte each on every level): u8, 0..255, where
+// the GEMM multiplies u8 quads exactly (VPDPBUSD, the reference); 0..127 ("u7") for AVX2, whose
+// VPMADDUBSW adds two u8 × s8 products in 16 bits: 127 · 127 · 2 = 32258 never saturates, where
+// 255 · 127 · 2 would.
+constexpr float kInt8Top = 255.0f;
+constexpr float kInt8TopAvx2 = 127.0f;
 }  // namespace detail
 namespace reference {
 void gemm_fp32(const detail::GemmArgs& g);
@@ -35,13 +38,16 @@ void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0
                   unsigned char* out, std::size_t stride);
 void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
                   unsigned char* out, std::size_t stride);
+// The same with inputs 0..kInt8TopAvx2: what avx2::prepare_int8 writes, byte for byte.
+void prepare_int8_u7(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
+                     unsigned char* out, std::size_t stride);
 }  // namespace reference
 namespace avx2 {
 void gemm_fp32(const detail::GemmArgs& g);
 void gemm_bf16(const detail::GemmArgs& g);  // converts bf16 to fp32 and uses FMA
-void gemm_int8(const detail::GemmArgs& g);  // exact 16-bit products (VPMADDWD), int16 inputs
-// Vectorised prepare_rows, values identical to the portable code (int8: stored as int16, see
-// kInt8InputBytesAvx2). Rows of `stride` bytes.
+void gemm_int8(const detail::GemmArgs& g);  // u7 inputs (VPMADDUBSW, exact), see kInt8TopAvx2
+// Vectorised prepare_rows, values identical to the portable code (int8: inputs 0..127, those of
+// reference::prepare_int8_u7). Rows of `stride` bytes.
 void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
                   unsigned char* out, std::size_t stride);
 void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,

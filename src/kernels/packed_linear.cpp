@@ -54,18 +54,18 @@ float round_even(float v) {
 }
 
 std::size_t bf16_row_bytes(std::size_t groups) { return round_up(groups * 4, kAlign); }
-std::size_t int8_row_bytes(std::size_t groups, std::size_t input_bytes) {
-  return round_up(kInt8Header + groups * 4 * input_bytes, kAlign);
+std::size_t int8_row_bytes(std::size_t groups) {
+  return round_up(kInt8Header + groups * 4, kAlign);
 }
 
 }  // namespace
 
-void detail::int8_row_params(float lo, float hi, float* scale, float* inv, float* zero) {
-  float s = (hi - lo) / 255.0f;
+void detail::int8_row_params(float lo, float hi, float top, float* scale, float* inv, float* zero) {
+  float s = (hi - lo) / top;
   if (!(s > 0.0f) || !std::isfinite(s)) s = 1.0f;  // all zero (or inf / NaN)
   *scale = s;
   *inv = 1.0f / s;
-  *zero = std::min(255.0f, std::max(0.0f, std::nearbyint(-lo * *inv)));
+  *zero = std::min(top, std::max(0.0f, std::nearbyint(-lo * *inv)));
 }
 
 const char* precision_name(Precision p) {
@@ -113,7 +113,6 @@ void PackedLinear::init_shape(std::size_t n, std::size_t k, Precision p) {
     case Precision::kInt8:
       kernel_ = kernels.gemm_int8;
       prepare_ = kernels.prepare_int8;
-      int8_input_bytes_ = kernels.int8_input_bytes;
       break;
   }
   packed_bytes_ = packed_size(n, k, p);
@@ -222,7 +221,7 @@ std::size_t PackedLinear::scratch_bytes(std::size_t m) const {
     case Precision::kBf16:
       return m * bf16_row_bytes(groups_);
     case Precision::kInt8:
-      return m * int8_row_bytes(groups_, int8_input_bytes_);
+      return m * int8_row_bytes(groups_);
   }
   return 0;
 }
@@ -233,9 +232,8 @@ void PackedLinear::prepare_rows(const float* x, std::size_t ldx, std::size_t r0,
   if (x == nullptr || scratch == nullptr || ldx < k_) {
     throw Error("PackedLinear::prepare_rows: null input or scratch, or ldx < k");
   }
-  const std::size_t stride = precision_ == Precision::kBf16
-                                 ? bf16_row_bytes(groups_)
-                                 : int8_row_bytes(groups_, int8_input_bytes_);
+  const std::size_t stride =
+      precision_ == Precision::kBf16 ? bf16_row_bytes(groups_) : int8_row_bytes(groups_);
   prepare_(x, ldx, k_, r0, r1, static_cast<unsigned char*>(scratch), stride);
 }
 
@@ -252,9 +250,10 @@ void reference::prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std
   }
 }
 
-// Per row, u8 with a zero point over [min(x, 0), max(x, 0)], so 0 is exact.
-void reference::prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0,
-                             std::size_t r1, unsigned char* out, std::size_t stride) {
+namespace {
+// Per row, 0..top with a zero point over [min(x, 0), max(x, 0)], so 0 is exact.
+void prepare_int8_levels(const float* x, std::size_t ldx, std::size_t k, std::size_t r0,
+                         std::size_t r1, unsigned char* out, std::size_t stride, float top) {
   for (std::size_t r = r0; r < r1; ++r) {
     const float* xr = x + r * ldx;
     unsigned char* row = out + r * stride;
@@ -265,7 +264,7 @@ void reference::prepare_int8(const float* x, std::size_t ldx, std::size_t k, std
       hi = xr[kk] > hi ? xr[kk] : hi;
     }
     float scale, inv, zero;
-    detail::int8_row_params(lo, hi, &scale, &inv, &zero);
+    detail::int8_row_params(lo, hi, top, &scale, &inv, &zero);
     unsigned char* q = row + kInt8Header;
     for (std::size_t kk = 0; kk < k; ++kk) {
       float v = xr[kk] * inv;
@@ -273,7 +272,7 @@ void reference::prepare_int8(const float* x, std::size_t ldx, std::size_t k, std
       v = v < 512.0f ? v : 512.0f;
       v = round_even(v) + zero;
       v = v > 0.0f ? v : 0.0f;
-      v = v < 255.0f ? v : 255.0f;
+      v = v < top ? v : top;
       q[kk] = static_cast<unsigned char>(static_cast<int>(v));
     }
     std::memset(q + k, 0, stride - kInt8Header - k);
@@ -282,6 +281,17 @@ void reference::prepare_int8(const float* x, std::size_t ldx, std::size_t k, std
     std::memcpy(row + 4, &zero_i, 4);
     std::memset(row + 8, 0, 8);
   }
+}
+}  // namespace
+
+void reference::prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0,
+                             std::size_t r1, unsigned char* out, std::size_t stride) {
+  prepare_int8_levels(x, ldx, k, r0, r1, out, stride, detail::kInt8Top);
+}
+
+void reference::prepare_int8_u7(const float* x, std::size_t ldx, std::size_t k, std::size_t r0,
+                                std::size_t r1, unsigned char* out, std::size_t stride) {
+  prepare_int8_levels(x, ldx, k, r0, r1, out, stride, detail::kInt8TopAvx2);
 }
 
 void PackedLinear::compute(const float* x, std::size_t ldx, const void* scratch, std::size_t r0,
@@ -312,7 +322,7 @@ void PackedLinear::compute(const float* x, std::size_t ldx, const void* scratch,
       break;
     case Precision::kInt8:
       g.a = static_cast<const unsigned char*>(scratch) + kInt8Header;
-      g.a_stride = int8_row_bytes(groups_, int8_input_bytes_);
+      g.a_stride = int8_row_bytes(groups_);
       break;
   }
   if (precision_ != Precision::kFp32 && scratch == nullptr) {

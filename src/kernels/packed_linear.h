@@ -108,7 +108,6 @@ class PackedLinear {
   Isa isa_ = Isa::kReference;
   detail::GemmFn kernel_ = nullptr;
   detail::PrepareFn prepare_ = nullptr;                   // null for fp32
-  std::size_t int8_input_bytes_ = 0;                      // int8: per prepared input value
   std::unique_ptr<unsigned char[], FreeAligned> packed_;  // weights, then bias, scales, sums
   std::shared_ptr<const void> owner_;                     // set instead of packed_ when borrowing
   const unsigned char* data_ = nullptr;                   // packed_.get() or the borrowed bytes

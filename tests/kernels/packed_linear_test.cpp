@@ -105,8 +105,9 @@ Expected reference_float(const Problem& p, bool bf16) {
   return e;
 }
 
-// The documented int8 scheme, written out independently of the library.
-std::vector<float> reference_int8(const Problem& p) {
+// The documented int8 scheme, written out independently of the library. `top`: the inputs'
+// top level, 255 (u8) or 127 (the AVX2 GEMM's u7).
+std::vector<float> reference_int8(const Problem& p, float top) {
   const Shape& s = p.s;
   std::vector<std::int32_t> wq(s.n * s.k), colsum(s.n);
   std::vector<float> ws(s.n);
@@ -126,13 +127,12 @@ std::vector<float> reference_int8(const Problem& p) {
     const float* xr = p.x.data() + r * s.k;
     float lo = 0.0f, hi = 0.0f;
     for (std::size_t i = 0; i < s.k; ++i) lo = std::min(lo, xr[i]), hi = std::max(hi, xr[i]);
-    float scale = (hi - lo) / 255.0f;
+    float scale = (hi - lo) / top;
     if (!(scale > 0.0f)) scale = 1.0f;
     const float inv = 1.0f / scale;
-    const float zero = std::clamp(std::nearbyint(-lo * inv), 0.0f, 255.0f);
+    const float zero = std::clamp(std::nearbyint(-lo * inv), 0.0f, top);
     for (std::size_t i = 0; i < s.k; ++i) {
-      xq[i] =
-          static_cast<std::int32_t>(std::clamp(std::nearbyint(xr[i] * inv) + zero, 0.0f, 255.0f));
+      xq[i] = static_cast<std::int32_t>(std::clamp(std::nearbyint(xr[i] * inv) + zero, 0.0f, top));
     }
     const auto zi = static_cast<std::int32_t>(zero);
     for (std::size_t c = 0; c < s.n; ++c) {
@@ -213,7 +213,7 @@ TEST_P(PackedLinearTest, Int8MatchesSameSchemeExactly) {
     const Problem p = make_problem(s, seed += 3);
     const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kInt8);
     const std::vector<float> y = run_whole(lin, p);
-    const std::vector<float> want = reference_int8(p);
+    const std::vector<float> want = reference_int8(p, kernel_table(GetParam()).int8_top);
     std::size_t mismatches = 0;
     for (std::size_t i = 0; i < y.size(); ++i) mismatches += y[i] != want[i];
     EXPECT_EQ(mismatches, 0u) << str(s);
@@ -223,7 +223,31 @@ TEST_P(PackedLinearTest, Int8MatchesSameSchemeExactly) {
     for (std::size_t i = 0; i < y.size(); ++i) {
       worst = std::max(worst, std::fabs(y[i] - exact.y[i]) / exact.mag[i]);
     }
-    EXPECT_LT(worst, 0.1) << str(s);  // loose: rows with an outlier and k = 5 are coarse
+    // Loose: rows with an outlier and k = 5 are coarse; the input step is (hi - lo) / top.
+    EXPECT_LT(worst, 0.1 * 255.0 / kernel_table(GetParam()).int8_top) << str(s);
+  }
+}
+
+// The largest products: every input at the top level and every weight at ±127, all of one
+// sign, so each 16-bit pair sum of AVX2's VPMADDUBSW is its largest (127 · 127 · 2 = 32258;
+// with u8 inputs, 255 · 127 · 2, it would saturate at 32767). The sums stay exact.
+TEST_P(PackedLinearTest, Int8LargestProductsStayExact) {
+  const Shape s{9, 40, 64};
+  Problem p = make_problem(s, 300);
+  for (std::size_t r = 0; r < s.m; ++r) {
+    for (std::size_t i = 0; i < s.k; ++i) p.x[r * s.k + i] = r % 2 == 0 ? 1.0f : -1.0f;
+  }
+  for (std::size_t c = 0; c < s.n; ++c) {
+    for (std::size_t i = 0; i < s.k; ++i) p.w[c * s.k + i] = c % 3 == 0 ? -0.25f : 0.25f;
+  }
+  const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kInt8);
+  const std::vector<float> y = run_whole(lin, p);
+  const std::vector<float> want = reference_int8(p, kernel_table(GetParam()).int8_top);
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    // x = ±1 and w = ±0.25 are exact at every level: y = ±0.25 · k + b.
+    const float sign = ((i / s.n) % 2 == 0 ? 1.0f : -1.0f) * ((i % s.n) % 3 == 0 ? -1.0f : 1.0f);
+    EXPECT_EQ(y[i], want[i]) << "row " << i / s.n << " column " << i % s.n;
+    EXPECT_NEAR(y[i], sign * 0.25f * static_cast<float>(s.k) + p.b[i % s.n], 1e-4f) << i;
   }
 }
 
@@ -320,8 +344,9 @@ TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
 
 // The vectorised prepare_rows must write the same values as the portable one, special values
 // included (denormals, ties, NaN, inf, -0), so every level quantizes and rounds identically.
-// bf16 rows are the same bytes everywhere; int8 rows the same header (scale, zero point) and
-// values, stored in the width the level's GEMM reads (u8, or int16 for AVX2), then zeros.
+// bf16 rows are the same bytes everywhere; int8 rows the same bytes (header: scale, zero point;
+// values; zeros) on every level with the same top level (u8, or u7 for the AVX2 GEMM), and the
+// bytes of the portable preparation of that top level.
 TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
   const std::size_t m = 4, n = 32, k = 37;
   std::vector<float> x = random_vector(m * k, 11, -3.0f, 3.0f);
@@ -334,6 +359,7 @@ TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
   for (Precision prec : {Precision::kBf16, Precision::kInt8}) {
     // Per level: each row as header bytes + values (widened to int) + whether the rest is zero.
     std::vector<std::vector<std::int64_t>> outs;
+    std::vector<float> tops;
     for (Isa isa : available_isas()) {
       detail::set_isa_override(isa);
       const PackedLinear lin(w.data(), nullptr, n, k, prec);
@@ -342,8 +368,7 @@ TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
       lin.prepare_rows(x.data(), k, 0, m, scratch.data());
       const std::size_t stride = scratch.size() / m;
       const std::size_t header = prec == Precision::kInt8 ? detail::kInt8Header : 0;
-      const std::size_t width =
-          prec == Precision::kInt8 ? kernel_table(isa).int8_input_bytes : 2;  // bf16: one value
+      const std::size_t width = prec == Precision::kInt8 ? 1 : 2;  // bf16: one value
       std::vector<std::int64_t> decoded;
       for (std::size_t r = 0; r < m; ++r) {
         const unsigned char* row = scratch.data() + r * stride;
@@ -357,8 +382,21 @@ TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
                                       [](unsigned char c) { return c == 0; }));
       }
       outs.push_back(decoded);
+      tops.push_back(prec == Precision::kInt8 ? kernel_table(isa).int8_top : 0.0f);
+      if (prec == Precision::kInt8) {
+        std::vector<unsigned char> portable(scratch.size(), 0xcd);
+        const auto prepare = kernel_table(isa).int8_top == detail::kInt8TopAvx2
+                                 ? &reference::prepare_int8_u7
+                                 : &reference::prepare_int8;
+        prepare(x.data(), k, k, 0, m, portable.data(), stride);
+        EXPECT_EQ(scratch, portable) << isa_name(isa);
+      }
     }
-    for (const auto& o : outs) EXPECT_EQ(o, outs.front()) << precision_name(prec);
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      if (tops[i] == tops.front()) {
+        EXPECT_EQ(outs[i], outs.front()) << precision_name(prec);
+      }
+    }
     // The values came through: not every row is zero padding.
     EXPECT_GT(std::count_if(outs.front().begin(), outs.front().end(),
                             [](std::int64_t v) { return v > 1; }),
@@ -366,17 +404,17 @@ TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
   }
 }
 
-// prepare_int8 and gemm_int8 of a table agree on the width of the prepared values: on an
-// AVX-512 CPU without VNNI the GEMM is AVX2's, so its preparation must be too.
+// prepare_int8 and gemm_int8 of a table agree on the inputs' top level: on an AVX-512 CPU
+// without VNNI the GEMM is AVX2's, so its preparation (u7) must be too.
 TEST(PackedLinear, Int8PreparationMatchesTheGemmOfEveryLevel) {
   for (Isa isa : available_isas()) {
     const KernelTable& t = kernel_table(isa);
     if (t.gemm_int8 == &avx2::gemm_int8) {
       EXPECT_EQ(t.prepare_int8, &avx2::prepare_int8) << isa_name(isa);
-      EXPECT_EQ(t.int8_input_bytes, detail::kInt8InputBytesAvx2) << isa_name(isa);
+      EXPECT_EQ(t.int8_top, detail::kInt8TopAvx2) << isa_name(isa);
     } else {
       EXPECT_NE(t.prepare_int8, &avx2::prepare_int8) << isa_name(isa);
-      EXPECT_EQ(t.int8_input_bytes, detail::kInt8InputBytes) << isa_name(isa);
+      EXPECT_EQ(t.int8_top, detail::kInt8Top) << isa_name(isa);
     }
   }
 }

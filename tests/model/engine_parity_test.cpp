@@ -215,7 +215,8 @@ TEST(EngineDtypes, LowerPrecisionsStayCloseToFp32) {
 
 // REFUSAL_ISA=avx2 (forced here through the same cap) runs the AVX2 kernel table, GEMMs and
 // the ops around them, and gives what the AVX-512 path gives: fp32 up to summation order, int8
-// up to the rare input quantization step that those last bits move.
+// up to quantization error (AVX2 quantizes the inputs of each layer to 0..127, AVX-512 VNNI to
+// 0..255: docs/kernels.md), within the bound the int8 engine keeps to fp32 (0.05, above).
 TEST(EngineIsa, Avx2MatchesAvx512) {
   using kernels::Isa;
   if (kernels::max_isa() < Isa::kAvx512) GTEST_SKIP() << "needs an AVX-512 CPU to compare with";
@@ -238,7 +239,7 @@ TEST(EngineIsa, Avx2MatchesAvx512) {
     const auto alone = one_at_a_time(avx2, batch);  // the few-rows path for the short ones
     kernels::detail::set_isa_override(std::nullopt);
     EXPECT_EQ(isa, "avx2");
-    const double tolerance = dtype == DType::kFp32 ? 1e-4 : 2e-2;
+    const double tolerance = dtype == DType::kFp32 ? 1e-4 : 5e-2;
     EXPECT_LE(max_diff(got, want), tolerance) << dtype_name(dtype);
     EXPECT_LE(max_diff(alone, want), tolerance) << dtype_name(dtype);
     std::printf("%s: max |dlogit| avx2 vs avx512 %.3g\n", dtype_name(dtype), max_diff(got, want));
