@@ -62,15 +62,22 @@ classify_once() {  # MODEL DTYPE
 # "READY FIRST": seconds from `refusal serve` start to /readyz answering 200, and to the first
 # /v1/classify answer.
 serve_once() {  # MODEL DTYPE
-  local port=$((20000 + RANDOM % 20000)) t0 t_ready t_first
-  t0=$(now)
-  "$bin" serve -m "$1" --dtype "$2" --threads "$threads" --port "$port" >"$work/serve.log" 2>&1 &
-  server_pid=$!
-  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-    if ! kill -0 "$server_pid" 2>/dev/null; then
+  local port t0 t_ready t_first tries=0
+  while :; do
+    # A random port, tried again (up to 5 times) when something else holds it.
+    port=$((20000 + RANDOM % 20000))
+    t0=$(now)
+    "$bin" serve -m "$1" --dtype "$2" --threads "$threads" --port "$port" >"$work/serve.log" 2>&1 &
+    server_pid=$!
+    until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+      if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+      sleep 0.005
+    done
+    kill -0 "$server_pid" 2>/dev/null && break
+    tries=$((tries + 1))
+    if [ "$tries" -ge 5 ] || ! grep -q 'Address already in use' "$work/serve.log"; then
       echo "coldstart.sh: refusal serve exited:" >&2; cat "$work/serve.log" >&2; exit 1
     fi
-    sleep 0.005
   done
   t_ready=$(now)
   curl -sf "http://127.0.0.1:$port/v1/classify" -H 'content-type: application/json' \

@@ -62,6 +62,51 @@ struct StripPrefetch {
   size_t per_iter = 0;
 };
 
+// With a few rows, each 16-column strip is read by ceil(rows / MR) row tiles: the first from
+// memory, the others from L2. So that memory stays busy while the later tiles compute, every
+// tile of a strip asks for its share of the next strip's lines (the other half of the same
+// panel rows, or the first half of the next panel), spread over its k loop: as many as fit in
+// L2 (kL2Bytes, Zen 2/3's 512 KB less a margin) beside the input rows and the strip being read.
+constexpr size_t kL2Bytes = 448 * 1024;
+
+class NextStrip {
+ public:
+  // `tiles` row tiles per strip, each taking `groups_per_iter` k groups per loop iteration.
+  NextStrip(const GemmArgs& g, size_t tiles, size_t groups_per_iter) : g_(g) {
+    const size_t resident = (g.r1 - g.r0) * g.a_stride + g.groups * 64;
+    lines_ = std::min(g.groups, resident < kL2Bytes ? (kL2Bytes - resident) / 64 : 0);
+    per_tile_ = (lines_ + tiles - 1) / tiles;
+    const size_t iters = std::max<size_t>(g.groups / groups_per_iter, 1);
+    per_iter_ = (per_tile_ + iters - 1) / iters;
+  }
+  // The share of tile `t` of the strip at `col`; empty for the last strip of the call.
+  StripPrefetch share(size_t col, size_t t) const {
+    StripPrefetch p;
+    if (col + 16 >= g_.c1) return p;
+    const unsigned char* strip = g_.w + (col / 32) * g_.groups * 128 + (col % 32) * 4;
+    const unsigned char* next = col % 32 == 0 ? strip + 64 : strip - 64 + g_.groups * 128;
+    const size_t first = std::min(t * per_tile_, lines_);
+    p.next = next + first * 128;
+    p.lines = std::min(per_tile_, lines_ - first);
+    p.per_iter = per_iter_;
+    return p;
+  }
+
+ private:
+  const GemmArgs& g_;
+  size_t lines_ = 0, per_tile_ = 0, per_iter_ = 0;
+};
+
+// Asks for up to ahead.per_iter of the next strip's lines (into L2) and moves past them.
+void prefetch_next_strip(StripPrefetch& ahead) {
+  if (ahead.lines == 0) return;
+  const size_t n = std::min(ahead.per_iter, ahead.lines);
+  for (size_t u = 0; u < n; ++u)
+    _mm_prefetch(reinterpret_cast<const char*>(ahead.next + u * 128), _MM_HINT_T1);
+  ahead.next += n * 128;
+  ahead.lines -= n;
+}
+
 // fp32 or bf16 (Bf16 = true): MR rows × 16 columns starting at col.
 // Not inlined: inlined into run_float_tiles beside the other tiles, GCC kept accumulators of
 // the 3-, 4- and 5-row tiles on the stack (the 4 rows of a 16-row call among them).
@@ -85,15 +130,7 @@ __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t co
     for (int i = 0; i < MR; ++i) ar[i] = reinterpret_cast<const float*>(a + i * g.a_stride);
     const unsigned char* ws = w;
     for (; s + 4 <= g.groups; s += 4, ws += 4 * 128) {
-      if constexpr (kFew) {
-        if (ahead.lines != 0) {
-          const size_t n = std::min(ahead.per_iter, ahead.lines);
-          for (size_t u = 0; u < n; ++u)
-            _mm_prefetch(reinterpret_cast<const char*>(ahead.next + u * 128), _MM_HINT_T1);
-          ahead.next += n * 128;
-          ahead.lines -= n;
-        }
-      }
+      if constexpr (kFew) prefetch_next_strip(ahead);
       if constexpr (kFew && MR > 2) {
 #pragma GCC unroll 4
         for (int u = 0; u < 4; ++u)
@@ -183,8 +220,9 @@ void store_int8(const GemmArgs& g, size_t r, size_t col, __m256i acc) {
 // of before (6 rows × 8 columns, the same two multiplies per 32 products but four vector
 // instructions instead of three and a widening of the weights), the one-thread GEMM went from
 // about 80–110 to 140–160 GOP/s at m = 16 and 64 on Zen 3 (bench_kernels, interleaved).
-template <int MR>
-__attribute__((noinline)) void tile_int8(const GemmArgs& g, size_t r, size_t col) {
+template <int MR, bool kFew = false>
+__attribute__((noinline)) void tile_int8(const GemmArgs& g, size_t r, size_t col,
+                                         StripPrefetch ahead = {}) {
   const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
   const unsigned char* a = g.a + r * g.a_stride;
   const __m256i ones = _mm256_set1_epi16(1);
@@ -196,6 +234,7 @@ __attribute__((noinline)) void tile_int8(const GemmArgs& g, size_t r, size_t col
     // Each k quad's 64 bytes sit 128 bytes after the last one's; asking 32 quads ahead ran the
     // 16-row, k = 768 loop about 1.5× as fast with the weights in L3 (Zen 3).
     _mm_prefetch(reinterpret_cast<const char*>(ws + kFewRowsPrefetch), _MM_HINT_T0);
+    if constexpr (kFew) prefetch_next_strip(ahead);
     const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws));
     const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws + 32));
 #pragma GCC unroll 8
@@ -240,38 +279,13 @@ void row_tail(size_t rows, Tile&& tile) {
   }
 }
 
-// With a few rows, each 16-column strip is read by ceil(rows / kMr) row tiles: the first from
-// memory, the others from L2. So that memory stays busy while the later tiles compute, every
-// tile of a strip asks for its share of the next strip's lines (the other half of the same
-// panel rows, or the first half of the next panel), spread over its k loop: as many as fit in
-// L2 (kL2Bytes, Zen 2/3's 512 KB less a margin) beside the input rows and the strip being read.
-constexpr size_t kL2Bytes = 448 * 1024;
-
 template <bool Bf16, bool kFew>
 void run_float_tiles(const GemmArgs& g) {
   constexpr int kMr = Bf16 ? 4 : 6;
-  const size_t tiles = (g.r1 - g.r0 + kMr - 1) / kMr;
-  const size_t resident = (g.r1 - g.r0) * g.a_stride + g.groups * 64;
-  const size_t next_lines =
-      std::min(g.groups, resident < kL2Bytes ? (kL2Bytes - resident) / 64 : 0);
-  const size_t lines_per_tile = (next_lines + tiles - 1) / tiles;
-  const size_t iters = std::max<size_t>(g.groups / 4, 1);
-  const size_t per_iter = (lines_per_tile + iters - 1) / iters;
+  const NextStrip next(g, (g.r1 - g.r0 + kMr - 1) / kMr, 4);  // four k steps an iteration
   for (size_t col = g.c0; col < g.c1; col += 16) {
-    const unsigned char* strip = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
-    const unsigned char* next = col % 32 == 0 ? strip + 64 : strip - 64 + g.groups * 128;
-    const bool has_next = kFew && !Bf16 && col + 16 < g.c1;
     size_t t = 0;
-    auto ahead = [&] {
-      StripPrefetch p;
-      if (!has_next) return p;
-      const size_t first = std::min(t * lines_per_tile, next_lines);
-      p.next = next + first * 128;
-      p.lines = std::min(lines_per_tile, next_lines - first);
-      p.per_iter = per_iter;
-      ++t;
-      return p;
-    };
+    auto ahead = [&] { return kFew && !Bf16 ? next.share(col, t++) : StripPrefetch{}; };
     size_t r = g.r0;
     for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr, kFew>(g, r, col, ahead());
     row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<Bf16, N, kFew>(g, r, col, ahead()); });
@@ -293,9 +307,19 @@ void gemm_fp32(const GemmArgs& g) { run_float<false>(g); }
 void gemm_bf16(const GemmArgs& g) { run_float<true>(g); }
 
 void gemm_int8(const GemmArgs& g) {
+  constexpr int kMr = 4;  // 16 rows (a short text): 4 full tiles; 5 or 6 rows were no faster
+  if (g.r1 - g.r0 <= kFewRows) {  // the strips stream from memory: ask for the next (NextStrip)
+    const NextStrip next(g, (g.r1 - g.r0 + kMr - 1) / kMr, 1);  // one k group an iteration
+    for (size_t col = g.c0; col < g.c1; col += 16) {
+      size_t r = g.r0, t = 0;
+      for (; r + kMr <= g.r1; r += kMr) tile_int8<kMr, true>(g, r, col, next.share(col, t++));
+      row_tail(g.r1 - r,
+               [&]<int N>(Rows<N>) { tile_int8<N, true>(g, r, col, next.share(col, t++)); });
+    }
+    return;
+  }
   // The tiles of one 16-column strip read every row of the block; blocks of rows whose inputs
   // fit in L2 (with room for the weights) keep those reads out of L3.
-  constexpr int kMr = 4;  // 16 rows (a short text): 4 full tiles; 5 or 6 rows were no faster
   constexpr size_t kBlockBytes = 160 * 1024;
   const size_t block = std::max<size_t>(kMr, kBlockBytes / g.a_stride / kMr * kMr);
   for (size_t r0 = g.r0; r0 < g.r1; r0 += block) {
