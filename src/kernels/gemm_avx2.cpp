@@ -219,7 +219,7 @@ void store_int8(const GemmArgs& g, size_t r, size_t col, __m256i acc) {
 // ones adds the pairs into each column's int32 quad sum. Against the int16 inputs and VPMADDWD
 // of before (6 rows × 8 columns, the same two multiplies per 32 products but four vector
 // instructions instead of three and a widening of the weights), the one-thread GEMM went from
-// about 80–110 to 140–160 GOP/s at m = 16 and 64 on Zen 3 (bench_kernels, interleaved).
+// about 80–120 to 140–160 GOP/s at m = 16 and 64 on Zen 3 (bench_kernels, interleaved).
 template <int MR, bool kFew = false>
 __attribute__((noinline)) void tile_int8(const GemmArgs& g, size_t r, size_t col,
                                          StripPrefetch ahead = {}) {
