@@ -115,6 +115,18 @@ EncoderRuntime::EncoderRuntime(const ModelConfig& config, const EncoderWeights& 
     layers_.push_back(std::move(packed));
     if (packed_layer) packed_layer(layers_.size() - 1);
   }
+  pack_head();
+}
+
+void EncoderRuntime::pack_head() {
+  // fp32 in every precision: it reads one row per sequence, so its 4·h² bytes cost what they
+  // cost in any dtype, and fp32 keeps the head exact. Packed (instead of OpenBLAS on the
+  // weights as they are) so that it runs on the pool with the encoder's kernels, without
+  // OpenBLAS copying the whole matrix into its own panels on every call.
+  const size_t h = static_cast<size_t>(config_.hidden_size);
+  head_dense_ =
+      kernels::PackedLinear(weights_.classifier_dense.weight.data(),
+                            weights_.classifier_dense.bias.data(), h, h, kernels::Precision::kFp32);
 }
 
 EncoderRuntime::EncoderRuntime(const ModelConfig& config, const EncoderWeights& weights,
@@ -143,6 +155,7 @@ EncoderRuntime::EncoderRuntime(const ModelConfig& config, const EncoderWeights& 
       }
     }
   }
+  pack_head();
 }
 
 std::size_t EncoderRuntime::packed_bytes() const {
@@ -306,13 +319,18 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
     };
     // y = act(in·Wᵀ + b), one task per run of output columns; in == nullptr: input(task).
     auto columns = [&](const kernels::PackedLinear& m, const float* in, size_t ldx, float* y,
-                       size_t ldy, const std::string* act) {
+                       size_t ldy, const std::string* act, bool tanh = false) {
       const size_t parts = column_parts(m, threads);
       pool.parallel_for(parts, [&](size_t p) {
         const float* a = in != nullptr ? in : input(p);
         const Columns cols = column_part(m, parts, p);
         m.compute(a, ldx, prepare(m, a, ldx), 0, rows, cols.c0, cols.c1, y, ldy);
         if (act != nullptr) activation(*act, y, ldy, 0, rows, cols.c0, cols.c1);
+        if (tanh) {
+          for (size_t r = 0; r < rows; ++r) {
+            kernels::tanh_forward(y + r * ldy + cols.c0, y + r * ldy + cols.c0, cols.c1 - cols.c0);
+          }
+        }
       });
       if (in == nullptr) applied();
     };
@@ -356,8 +374,10 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
       columns(packed.output, inter, ffn, tmp, hidden, nullptr);
       pending = &layer.output_norm;
     }
-    input(0);  // the last LayerNorm, on the caller: rows [0, seqs) into x_next
-    applied();
+    // The head's dense layer over the pool, each task applying the last LayerNorm to its own
+    // copy of the rows first (task 0 writing the shared one), then tanh on its columns.
+    float* dense = grow(ws.context, seqs * hidden);
+    columns(head_dense_, nullptr, hidden, dense, hidden, nullptr, /*tanh=*/true);
   } else {
     for (size_t l = 0; l < layers_.size(); ++l) {
       const auto& packed = layers_[l];
@@ -396,21 +416,19 @@ std::vector<float> EncoderRuntime::forward(std::span<const std::vector<std::int3
       });
       std::swap(x, tmp);
     }
+    linear(pool, head_dense_, seqs, x, hidden, context, hidden, ws.scratch);
+    kernels::tanh_forward(context, context, seqs * hidden);
   }
 
   // Classification head on each sequence's first token (<s> or [CLS]), now row s: dense → tanh
-  // → out_proj (BERT: pooler → classifier), in fp32 (it is tiny). One sequence at a time: BLAS
-  // sums a product differently for different row counts, and a sequence's logits must not
-  // depend on the batch it came in (a distributed job batches differently from the CLI).
+  // (above on the few-rows path) → out_proj (BERT: pooler → classifier), in fp32. The packed
+  // kernels give a row the same bits whatever the rows beside it; the tiny output layer runs
+  // one sequence at a time, since BLAS sums a product differently for different row counts,
+  // and a sequence's logits must not depend on the batch it came in (a distributed job
+  // batches differently from the CLI).
   const size_t labels = static_cast<size_t>(c.num_labels());
   std::vector<float> logits(seqs * labels);
-  float* dense = grow(ws.context, seqs * hidden);
-  for (size_t s = 0; s < seqs; ++s) {
-    kernels::linear_forward(1, hidden, hidden, x + s * hidden, hidden,
-                            w.classifier_dense.weight.data(), w.classifier_dense.bias.data(),
-                            dense + s * hidden, hidden);
-  }
-  kernels::tanh_forward(dense, dense, seqs * hidden);
+  float* dense = ws.context.data();
   for (size_t s = 0; s < seqs; ++s) {
     kernels::linear_forward(1, labels, hidden, dense + s * hidden, hidden,
                             w.classifier_out.weight.data(), w.classifier_out.bias.data(),

@@ -17,8 +17,10 @@
 
 namespace refusal::model {
 
-// The encoder's linear layers packed for the kernels in one precision (Q, K and V fused), next
-// to the weights the rest of the model reads as they are (embeddings, LayerNorms, head).
+// The encoder's linear layers packed for the kernels in one precision (Q, K and V fused), and
+// the head's dense layer packed in fp32 (whatever the precision: it is one row per sequence),
+// next to the weights the rest of the model reads as they are (embeddings, LayerNorms, the
+// head's tiny output layer).
 class EncoderRuntime {
  public:
   struct PackedLayer {
@@ -46,6 +48,8 @@ class EncoderRuntime {
   const std::vector<PackedLayer>& layers() const { return layers_; }
 
  private:
+  // Packs the head's dense layer (classifier.dense / pooler.dense); both constructors call it.
+  void pack_head();
   // y = act(x·Wᵀ + b) over the pool, split by output columns (and rows when columns are too
   // few); act (hidden_act's name) may be null.
   void linear(base::ThreadPool& pool, const kernels::PackedLinear& w, std::size_t rows,
@@ -56,6 +60,7 @@ class EncoderRuntime {
   const EncoderWeights& weights_;
   kernels::Precision precision_;
   std::vector<PackedLayer> layers_;
+  kernels::PackedLinear head_dense_;  // fp32
 };
 
 }  // namespace refusal::model
