@@ -110,16 +110,39 @@ void prefetch_next_strip(StripPrefetch& ahead) {
 // fp32 or bf16 (Bf16 = true): MR rows × 16 columns starting at col.
 // Not inlined: inlined into run_float_tiles beside the other tiles, GCC kept accumulators of
 // the 3-, 4- and 5-row tiles on the stack (the 4 rows of a 16-row call among them).
+// K groups [s0, s1) of a tile: the first chunk starts from zero, the others from the raw sums
+// parked in y by the chunk before; the last adds the bias. Parking an fp32 sum is exact and
+// every accumulator still adds its k in order, so chunks give the bits of one pass.
+struct KChunk {
+  size_t s0 = 0, s1 = 0;
+  bool first = true, last = true;
+};
+
+__m256 load8(const float* y, size_t col, size_t c1) {
+  if (col + 8 <= c1) return _mm256_loadu_ps(y);
+  alignas(32) float tmp[8] = {};
+  for (size_t i = 0; col + i < c1; ++i) tmp[i] = y[i];
+  return _mm256_load_ps(tmp);
+}
+
 template <bool Bf16, int MR, bool kFew = false>
 __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t col,
-                                          StripPrefetch ahead = {}) {
+                                          StripPrefetch ahead, KChunk chunk) {
   const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
   const unsigned char* a = g.a + r * g.a_stride;
   __m256 acc[MR][2];
+  if (chunk.first) {
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  } else {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      acc[i][0] = load8(g.y + (r + i) * g.ldy + col, col, g.c1);
+      acc[i][1] = load8(g.y + (r + i) * g.ldy + col + 8, col + 8, g.c1);
+    }
+  }
   const __m256i high = _mm256_set1_epi32(static_cast<int>(0xffff0000u));
-  size_t s = 0;
+  size_t s = chunk.s0;
   if constexpr (!Bf16) {
     // Four k steps an iteration, one pointer per row and constant offsets: the loop of one step
     // spent about as many instructions on addresses as on FMAs (32 a step for 12 FMAs), more
@@ -128,8 +151,8 @@ __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t co
     const float* ar[MR];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) ar[i] = reinterpret_cast<const float*>(a + i * g.a_stride);
-    const unsigned char* ws = w;
-    for (; s + 4 <= g.groups; s += 4, ws += 4 * 128) {
+    const unsigned char* ws = w + s * 128;
+    for (; s + 4 <= chunk.s1; s += 4, ws += 4 * 128) {
       if constexpr (kFew) prefetch_next_strip(ahead);
       if constexpr (kFew && MR > 2) {
 #pragma GCC unroll 4
@@ -155,7 +178,7 @@ __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t co
       }
     }
   }
-  for (; s < g.groups; ++s) {
+  for (; s < chunk.s1; ++s) {
     const unsigned char* ws = w + s * 128;
     if constexpr (kFew && MR > 2) {
       _mm_prefetch(reinterpret_cast<const char*>(ws + kFewRowsPrefetch), _MM_HINT_T0);
@@ -192,10 +215,18 @@ __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t co
       }
     }
   }
+  if (chunk.last) {
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    store_fp32(g, r + i, col, acc[i][0]);
-    store_fp32(g, r + i, col + 8, acc[i][1]);
+    for (int i = 0; i < MR; ++i) {
+      store_fp32(g, r + i, col, acc[i][0]);
+      store_fp32(g, r + i, col + 8, acc[i][1]);
+    }
+  } else {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      store8(g.y + (r + i) * g.ldy + col, acc[i][0], col, g.c1);
+      store8(g.y + (r + i) * g.ldy + col + 8, acc[i][1], col + 8, g.c1);
+    }
   }
 }
 
@@ -279,25 +310,53 @@ void row_tail(size_t rows, Tile&& tile) {
   }
 }
 
-template <bool Bf16, bool kFew>
-void run_float_tiles(const GemmArgs& g) {
+template <bool Bf16>
+void run_float_few(const GemmArgs& g) {
   constexpr int kMr = Bf16 ? 4 : 6;
   const NextStrip next(g, (g.r1 - g.r0 + kMr - 1) / kMr, 4);  // four k steps an iteration
+  const KChunk whole{0, g.groups, true, true};
   for (size_t col = g.c0; col < g.c1; col += 16) {
     size_t t = 0;
-    auto ahead = [&] { return kFew && !Bf16 ? next.share(col, t++) : StripPrefetch{}; };
+    auto ahead = [&] { return Bf16 ? StripPrefetch{} : next.share(col, t++); };
     size_t r = g.r0;
-    for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr, kFew>(g, r, col, ahead());
-    row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<Bf16, N, kFew>(g, r, col, ahead()); });
+    for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr, true>(g, r, col, ahead(), whole);
+    row_tail(g.r1 - r,
+             [&]<int N>(Rows<N>) { tile_float<Bf16, N, true>(g, r, col, ahead(), whole); });
+  }
+}
+
+// Every row tile of a strip reads its rows' inputs in full, so they should come from L2. With
+// up to 64 rows and a long k (the FFN's output matrix of a 17–64-token text: 768 KB of inputs
+// at 64 rows, read from L3 once per 16-column strip), k is cut into chunks of at least
+// kMinChunk groups whose inputs fit in kChunkInputBytes, the sums parked in y between them:
+// 64-token fp32 passes about 5 % faster on Zen 3 (docs/kernels.md). More rows would need
+// shorter chunks, and parking their sums (or blocking rows instead, which reads every weight
+// again per block) cost more than it saved: 512-token passes were 20–30 % slower.
+constexpr size_t kChunkInputBytes = 256 * 1024;
+constexpr size_t kMinChunk = 1024;
+
+template <bool Bf16>
+void run_float_chunked(const GemmArgs& g) {
+  constexpr int kMr = Bf16 ? 4 : 6;
+  // Whole 64-group chunks (a multiple of the tile loop's 4 k steps).
+  const size_t fit = kChunkInputBytes / ((g.r1 - g.r0) * 4) / 64 * 64;
+  const size_t kc = fit >= kMinChunk ? fit : g.groups;
+  for (size_t s0 = 0; s0 < g.groups; s0 += kc) {
+    const KChunk chunk{s0, std::min(g.groups, s0 + kc), s0 == 0, s0 + kc >= g.groups};
+    for (size_t col = g.c0; col < g.c1; col += 16) {
+      size_t r = g.r0;
+      for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr>(g, r, col, {}, chunk);
+      row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<Bf16, N>(g, r, col, {}, chunk); });
+    }
   }
 }
 
 template <bool Bf16>
 void run_float(const GemmArgs& g) {
   if (g.r1 - g.r0 <= kFewRows) {
-    run_float_tiles<Bf16, true>(g);
+    run_float_few<Bf16>(g);
   } else {
-    run_float_tiles<Bf16, false>(g);
+    run_float_chunked<Bf16>(g);
   }
 }
 

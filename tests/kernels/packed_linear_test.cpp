@@ -314,16 +314,20 @@ INSTANTIATE_TEST_SUITE_P(Isas, PackedLinearTest, ::testing::ValuesIn(available_i
                          });
 
 // The AVX2 fp32 kernel adds each output's products one k at a time with an FMA, in k order, then
-// the bias; unrolling or retiling it must keep that order, so its outputs are these exact bits
-// (few-row and many-row tiles, every tail height, k not a multiple of the 4-step unroll).
+// the bias; unrolling, retiling or blocking it must keep that order, so its outputs are these
+// exact bits (few-row and many-row tiles, every tail height, k not a multiple of the 4-step
+// unroll, blocks of rows and k).
 TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
   if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
   detail::set_isa_override(Isa::kAvx2);
   std::uint32_t seed = 500;
   // Row tiles of 6 leave tails of 1-5 rows: m = 1, 3, 5, 16 (6+6+4), 17 (+5), 20 (+2), 23, 130.
-  for (const Shape& s :
-       {Shape{1, 40, 7}, Shape{3, 40, 9}, Shape{5, 768, 768}, Shape{16, 96, 1001},
-        Shape{17, 40, 37}, Shape{20, 40, 13}, Shape{23, 64, 3072}, Shape{130, 48, 6}}) {
+  // With 17-64 rows, inputs over 256 KB are cut into chunks of k with the sums parked in y
+  // between them: 23 × 3072 (chunks of 2816 and 256), 64 × 3100 (1024 × 3 + 28, a last column
+  // block of 4); 100 × 3072 is not cut.
+  for (const Shape& s : {Shape{1, 40, 7}, Shape{3, 40, 9}, Shape{5, 768, 768}, Shape{16, 96, 1001},
+                         Shape{17, 40, 37}, Shape{20, 40, 13}, Shape{23, 64, 3072},
+                         Shape{130, 48, 6}, Shape{64, 44, 3100}, Shape{100, 44, 3072}}) {
     const Problem p = make_problem(s, seed += 3);
     const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kFp32);
     const std::vector<float> y = run_whole(lin, p);
