@@ -329,7 +329,7 @@ void run_float_few(const GemmArgs& g) {
 // up to 64 rows and a long k (the FFN's output matrix of a 17–64-token text: 768 KB of inputs
 // at 64 rows, read from L3 once per 16-column strip), k is cut into chunks of at least
 // kMinChunk groups whose inputs fit in kChunkInputBytes, the sums parked in y between them:
-// 64-token fp32 passes about 5 % faster on Zen 3 (docs/kernels.md). More rows would need
+// 64-token fp32 passes about 4 % faster on Zen 3 (docs/kernels.md). More rows would need
 // shorter chunks, and parking their sums (or blocking rows instead, which reads every weight
 // again per block) cost more than it saved: 512-token passes were 20–30 % slower.
 constexpr size_t kChunkInputBytes = 256 * 1024;
