@@ -107,9 +107,6 @@ void prefetch_next_strip(StripPrefetch& ahead) {
   ahead.lines -= n;
 }
 
-// fp32 or bf16 (Bf16 = true): MR rows × 16 columns starting at col.
-// Not inlined: inlined into run_float_tiles beside the other tiles, GCC kept accumulators of
-// the 3-, 4- and 5-row tiles on the stack (the 4 rows of a 16-row call among them).
 // K groups [s0, s1) of a tile: the first chunk starts from zero, the others from the raw sums
 // parked in y by the chunk before; the last adds the bias. Parking an fp32 sum is exact and
 // every accumulator still adds its k in order, so chunks give the bits of one pass.
@@ -125,6 +122,9 @@ __m256 load8(const float* y, size_t col, size_t c1) {
   return _mm256_load_ps(tmp);
 }
 
+// fp32 or bf16 (Bf16 = true): MR rows × 16 columns starting at col, k groups of `chunk`.
+// Not inlined: inlined into its callers beside the other tiles, GCC kept accumulators of the
+// 3-, 4- and 5-row tiles on the stack (the 4 rows of a 16-row call among them).
 template <bool Bf16, int MR, bool kFew = false>
 __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t col,
                                           StripPrefetch ahead, KChunk chunk) {
@@ -326,7 +326,7 @@ void run_float_few(const GemmArgs& g) {
 }
 
 // Every row tile of a strip reads its rows' inputs in full, so they should come from L2. With
-// up to 64 rows and a long k (the FFN's output matrix of a 17–64-token text: 768 KB of inputs
+// up to 64 rows and a long k (the FFN's output matrix of a 22–64-token text: 768 KB of inputs
 // at 64 rows, read from L3 once per 16-column strip), k is cut into chunks of at least
 // kMinChunk groups whose inputs fit in kChunkInputBytes, the sums parked in y between them:
 // 64-token fp32 passes about 4 % faster on Zen 3 (docs/kernels.md). More rows would need

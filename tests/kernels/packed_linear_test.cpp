@@ -316,7 +316,7 @@ INSTANTIATE_TEST_SUITE_P(Isas, PackedLinearTest, ::testing::ValuesIn(available_i
 // The AVX2 fp32 kernel adds each output's products one k at a time with an FMA, in k order, then
 // the bias; unrolling, retiling or blocking it must keep that order, so its outputs are these
 // exact bits (few-row and many-row tiles, every tail height, k not a multiple of the 4-step
-// unroll, blocks of rows and k).
+// unroll, chunks of k).
 TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
   if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
   detail::set_isa_override(Isa::kAvx2);
