@@ -351,10 +351,134 @@ void run_float_chunked(const GemmArgs& g) {
   }
 }
 
+// fp32 with a few rows: tiles of up to 3 rows × 32 columns (a whole 128-byte panel row a k
+// step) over k blocks of kPanelBlock steps. On Zen 3 a broadcast from memory also takes a slot of
+// the FMA pipes: in L1, a 6 × 16 tile (6 broadcasts to 12 FMAs) ran at about 75 % of the FMA
+// peak, 3 × 32 (3 to 12, each weight vector loaded once for three rows) at about 85 %. With 3
+// rows a tile, each weight is read by more tiles (6 for 16 rows), so k is cut into blocks whose
+// 16 KB of weights stay in L1 while every row tile of the panel reads them; the tiles park their
+// sums between blocks (exact: every output still adds its k in order, the bits of one pass), and
+// the next block, contiguous in memory, is asked for while this one is read. 16-token fp32
+// passes on Zen 3: about 18 → 14.6 ms (docs/benchmarks.md).
+constexpr size_t kPanelBlock = 128;
+
+// Asks for the lines [next, end) into L1, per_iter of them an iteration.
+struct LineStream {
+  const unsigned char* next = nullptr;
+  const unsigned char* end = nullptr;
+  size_t per_iter = 0;
+  void step() {
+    for (size_t u = 0; u < per_iter && next < end; ++u, next += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T0);
+  }
+};
+
+template <int MR>
+__attribute__((noinline)) void tile_fp32_panel(const GemmArgs& g, size_t r, size_t col,
+                                               size_t s0, size_t s1, float* park, bool first,
+                                               bool last, LineStream& ahead_ref) {
+  LineStream ahead = ahead_ref;
+  const float* w = reinterpret_cast<const float*>(g.w + (col / 32) * g.groups * 128);
+  const float* ar[MR];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i) ar[i] = reinterpret_cast<const float*>(g.a + (r + i) * g.a_stride);
+  __m256 acc[MR][4];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j)
+      acc[i][j] = first ? _mm256_setzero_ps() : _mm256_load_ps(park + i * 32 + j * 8);
+  }
+  size_t s = s0;
+  auto step = [&](size_t k) {
+    const float* ws = w + k * 32;
+    // The row's broadcasts first, then one weight vector at a time: 12 accumulators, 3
+    // broadcasts and 1 weight vector are the 16 registers.
+    __m256 b[MR];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; ++i) b[i] = _mm256_broadcast_ss(ar[i] + k);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const __m256 wj = _mm256_load_ps(ws + 8 * j);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; ++i) acc[i][j] = _mm256_fmadd_ps(b[i], wj, acc[i][j]);
+    }
+  };
+  for (; s + 4 <= s1; s += 4) {
+    ahead.step();
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) step(s + u);
+  }
+  for (; s < s1; ++s) step(s);
+  ahead_ref = ahead;
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      if (last) {
+        store_fp32(g, r + i, col + 8 * j, acc[i][j]);
+      } else {
+        _mm256_store_ps(park + i * 32 + j * 8, acc[i][j]);
+      }
+    }
+  }
+}
+
+void run_fp32_panels(const GemmArgs& g) {
+  // Row tiles: 3s, then a 2 or two 2s for the rest (16 rows: 3, 3, 3, 3, 2, 2), or one row.
+  size_t tile_rows[kFewRows];
+  size_t tiles = 0;
+  const size_t m = g.r1 - g.r0;
+  size_t threes = m / 3, twos = 0;
+  if (m % 3 == 2) twos = 1;
+  if (m % 3 == 1 && threes > 0) --threes, twos = 2;
+  for (size_t t = 0; t < threes; ++t) tile_rows[tiles++] = 3;
+  for (size_t t = 0; t < twos; ++t) tile_rows[tiles++] = 2;
+  if (m == 1) tile_rows[tiles++] = 1;
+  alignas(32) float park[kFewRows * 32];
+  // The columns [c0, c1) are one contiguous run of panels; while a block is read, every tile
+  // asks for its share of the next block's lines.
+  const unsigned char* end = g.w + ((g.c1 + 31) / 32) * g.groups * 128;
+  const size_t block_lines = kPanelBlock * 128 / 64;
+  const size_t iters = tiles * (kPanelBlock / 4);
+  LineStream ahead;
+  ahead.per_iter = (block_lines + iters - 1) / iters;
+  for (size_t col = g.c0; col < g.c1; col += 32) {
+    const unsigned char* panel = g.w + (col / 32) * g.groups * 128;
+    for (size_t s0 = 0; s0 < g.groups; s0 += kPanelBlock) {
+      const size_t s1 = std::min(g.groups, s0 + kPanelBlock);
+      ahead.next = std::min(panel + s1 * 128, end);
+      ahead.end = std::min(ahead.next + block_lines * 64, end);
+      size_t r = g.r0;
+      float* pk = park;
+      for (size_t t = 0; t < tiles; ++t) {
+        const bool first = s0 == 0, last = s1 == g.groups;
+        switch (tile_rows[t]) {
+          case 3:
+            tile_fp32_panel<3>(g, r, col, s0, s1, pk, first, last, ahead);
+            break;
+          case 2:
+            tile_fp32_panel<2>(g, r, col, s0, s1, pk, first, last, ahead);
+            break;
+          default:
+            tile_fp32_panel<1>(g, r, col, s0, s1, pk, first, last, ahead);
+            break;
+        }
+        r += tile_rows[t];
+        pk += tile_rows[t] * 32;
+      }
+    }
+  }
+}
+
 template <bool Bf16>
 void run_float(const GemmArgs& g) {
   if (g.r1 - g.r0 <= kFewRows) {
-    run_float_few<Bf16>(g);
+    if constexpr (Bf16) {
+      run_float_few<Bf16>(g);
+    } else {
+      run_fp32_panels(g);
+    }
   } else {
     run_float_chunked<Bf16>(g);
   }

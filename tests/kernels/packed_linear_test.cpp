@@ -321,13 +321,18 @@ TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
   if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
   detail::set_isa_override(Isa::kAvx2);
   std::uint32_t seed = 500;
-  // Row tiles of 6 leave tails of 1-5 rows: m = 1, 3, 5, 16 (6+6+4), 17 (+5), 20 (+2), 23, 130.
-  // With 17-64 rows, inputs over 256 KB are cut into chunks of k with the sums parked in y
-  // between them: 23 × 3072 (chunks of 2816 and 256), 64 × 3100 (1024 × 3 + 28, a last column
-  // block of 4); 100 × 3072 is not cut.
-  for (const Shape& s : {Shape{1, 40, 7}, Shape{3, 40, 9}, Shape{5, 768, 768}, Shape{16, 96, 1001},
-                         Shape{17, 40, 37}, Shape{20, 40, 13}, Shape{23, 64, 3072},
-                         Shape{130, 48, 6}, Shape{64, 44, 3100}, Shape{100, 44, 3072}}) {
+  // Up to 16 rows: tiles of 3 rows × 32 columns, then 2s (m = 1, 2, 3, 4 = 2+2, 5 = 3+2,
+  // 13 = 3+3+3+2+2, 16 = 3·4+2+2), over k blocks of 128 with the sums parked between them
+  // (k = 300: 128+128+44; 1001: 7 blocks and 105, not a multiple of the loop's 4 steps).
+  // From 17 rows, tiles of 6 leave tails of 1-5 rows: 17 (+5), 20 (+2), 23, 130. With 17-64
+  // rows, inputs over 256 KB are cut into chunks of k with the sums parked in y between them:
+  // 23 × 3072 (chunks of 2816 and 256), 64 × 3100 (1024 × 3 + 28, a last column block of 4);
+  // 100 × 3072 is not cut.
+  for (const Shape& s :
+       {Shape{1, 40, 7}, Shape{1, 33, 300}, Shape{2, 64, 129}, Shape{3, 40, 9}, Shape{4, 70, 300},
+        Shape{5, 768, 768}, Shape{13, 40, 260}, Shape{16, 96, 1001}, Shape{17, 40, 37},
+        Shape{20, 40, 13}, Shape{23, 64, 3072}, Shape{130, 48, 6}, Shape{64, 44, 3100},
+        Shape{100, 44, 3072}}) {
     const Problem p = make_problem(s, seed += 3);
     const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kFp32);
     const std::vector<float> y = run_whole(lin, p);
