@@ -18,11 +18,12 @@ using detail::GemmArgs;
 using std::size_t;
 
 constexpr size_t kPrefetch = 1024;
-// With a few rows (≤ kFewRows: a short text), every row tile streams its strip of weights (a
-// 64-byte half of each 128-byte panel row) from L3 or memory, and the tiles of 3–6 rows wait
-// on it: asking for the weights kFewRowsPrefetch bytes (32 k steps) ahead in those tiles ran the
-// 16-row GEMM about 10–20 % faster on Zen 4 (bench_kernels fp32_avx2/m:16, docs/benchmarks.md).
-// Longer inputs keep each strip in cache for many row tiles and do not prefetch.
+// With a few rows (≤ kFewRows: a short text; bf16 and int8, fp32 has its panel tiles), every
+// row tile streams its strip of weights (a 64-byte half of each 128-byte panel row) from L3 or
+// memory, and the tiles of 3–6 rows wait on it: asking for the weights kFewRowsPrefetch bytes
+// (32 k steps) ahead in those tiles ran the 16-row GEMM about 10–20 % faster on Zen 4
+// (bench_kernels fp32_avx2/m:16, docs/benchmarks.md, when fp32 still took these tiles). Longer
+// inputs keep each strip in cache for many row tiles and do not prefetch.
 constexpr size_t kFewRows = 16;
 constexpr size_t kFewRowsPrefetch = 4096;
 
@@ -126,8 +127,7 @@ __m256 load8(const float* y, size_t col, size_t c1) {
 // Not inlined: inlined into its callers beside the other tiles, GCC kept accumulators of the
 // 3-, 4- and 5-row tiles on the stack (the 4 rows of a 16-row call among them).
 template <bool Bf16, int MR, bool kFew = false>
-__attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t col,
-                                          StripPrefetch ahead, KChunk chunk) {
+__attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t col, KChunk chunk) {
   const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
   const unsigned char* a = g.a + r * g.a_stride;
   __m256 acc[MR][2];
@@ -153,12 +153,7 @@ __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t co
     for (int i = 0; i < MR; ++i) ar[i] = reinterpret_cast<const float*>(a + i * g.a_stride);
     const unsigned char* ws = w + s * 128;
     for (; s + 4 <= chunk.s1; s += 4, ws += 4 * 128) {
-      if constexpr (kFew) prefetch_next_strip(ahead);
-      if constexpr (kFew && MR > 2) {
-#pragma GCC unroll 4
-        for (int u = 0; u < 4; ++u)
-          _mm_prefetch(reinterpret_cast<const char*>(ws + u * 128 + kFewRowsPrefetch), _MM_HINT_T0);
-      } else if constexpr (MR <= 2) {
+      if constexpr (MR <= 2) {
 #pragma GCC unroll 4
         for (int u = 0; u < 4; ++u)
           _mm_prefetch(reinterpret_cast<const char*>(ws + u * 128 + kPrefetch), _MM_HINT_T0);
@@ -310,26 +305,23 @@ void row_tail(size_t rows, Tile&& tile) {
   }
 }
 
-template <bool Bf16>
-void run_float_few(const GemmArgs& g) {
-  constexpr int kMr = Bf16 ? 4 : 6;
-  const NextStrip next(g, (g.r1 - g.r0 + kMr - 1) / kMr, 4);  // four k steps an iteration
+// bf16 with a few rows (fp32 has its panel tiles, run_fp32_panels).
+void run_bf16_few(const GemmArgs& g) {
+  constexpr int kMr = 4;
   const KChunk whole{0, g.groups, true, true};
   for (size_t col = g.c0; col < g.c1; col += 16) {
-    size_t t = 0;
-    auto ahead = [&] { return Bf16 ? StripPrefetch{} : next.share(col, t++); };
     size_t r = g.r0;
-    for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr, true>(g, r, col, ahead(), whole);
-    row_tail(g.r1 - r,
-             [&]<int N>(Rows<N>) { tile_float<Bf16, N, true>(g, r, col, ahead(), whole); });
+    for (; r + kMr <= g.r1; r += kMr) tile_float<true, kMr, true>(g, r, col, whole);
+    row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<true, N, true>(g, r, col, whole); });
   }
 }
 
 // Every row tile of a strip reads its rows' inputs in full, so they should come from L2. With
-// up to 64 rows and a long k (the FFN's output matrix of a 22–64-token text: 768 KB of inputs
-// at 64 rows, read from L3 once per 16-column strip), k is cut into chunks of at least
+// up to 64 rows and a long k (bf16: the FFN's output matrix of a 22–64-token text: 384 KB of
+// inputs at 64 rows, read from L3 once per 16-column strip), k is cut into chunks of at least
 // kMinChunk groups whose inputs fit in kChunkInputBytes, the sums parked in y between them:
-// 64-token fp32 passes about 4 % faster on Zen 3 (docs/kernels.md). More rows would need
+// 64-token bf16 passes about 5 % faster on Zen 3 (docs/kernels.md; fp32 gained 4 % too, before
+// its panel tiles took every call of up to kPanelRows rows). More rows would need
 // shorter chunks, and parking their sums (or blocking rows instead, which reads every weight
 // again per block) cost more than it saved: 512-token passes were 20–30 % slower.
 constexpr size_t kChunkInputBytes = 256 * 1024;
@@ -345,21 +337,24 @@ void run_float_chunked(const GemmArgs& g) {
     const KChunk chunk{s0, std::min(g.groups, s0 + kc), s0 == 0, s0 + kc >= g.groups};
     for (size_t col = g.c0; col < g.c1; col += 16) {
       size_t r = g.r0;
-      for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr>(g, r, col, {}, chunk);
-      row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<Bf16, N>(g, r, col, {}, chunk); });
+      for (; r + kMr <= g.r1; r += kMr) tile_float<Bf16, kMr>(g, r, col, chunk);
+      row_tail(g.r1 - r, [&]<int N>(Rows<N>) { tile_float<Bf16, N>(g, r, col, chunk); });
     }
   }
 }
 
-// fp32 with a few rows: tiles of up to 3 rows × 32 columns (a whole 128-byte panel row a k
-// step) over k blocks of kPanelBlock steps. On Zen 3 a broadcast from memory also takes a slot of
-// the FMA pipes: in L1, a 6 × 16 tile (6 broadcasts to 12 FMAs) ran at about 75 % of the FMA
-// peak, 3 × 32 (3 to 12, each weight vector loaded once for three rows) at about 85 %. With 3
-// rows a tile, each weight is read by more tiles (6 for 16 rows), so k is cut into blocks whose
-// 16 KB of weights stay in L1 while every row tile of the panel reads them; the tiles park their
-// sums between blocks (exact: every output still adds its k in order, the bits of one pass), and
-// the next block, contiguous in memory, is asked for while this one is read. 16-token fp32
-// passes on Zen 3: about 18 → 14.6 ms (docs/benchmarks.md).
+// fp32 with up to kPanelRows rows: tiles of up to 3 rows × 32 columns (a whole 128-byte panel
+// row a k step) over k blocks of kPanelBlock steps. On Zen 3 a broadcast from memory also takes
+// a slot of the FMA pipes: in L1, a 6 × 16 tile (6 broadcasts to 12 FMAs) ran at about 75 % of
+// the FMA peak, 3 × 32 (3 to 12, each weight vector loaded once for three rows) at about 85 %.
+// With 3 rows a tile, each weight is read by more tiles (6 for 16 rows), so k is cut into blocks
+// whose 16 KB of weights stay in L1 while every row tile of the panel reads them; the tiles park
+// their sums between blocks (exact: every output still adds its k in order, the bits of one
+// pass), and the next block, contiguous in memory, is asked for while this one is read. Whole
+// fp32 passes on Zen 3, 2 threads, medians of 6 interleaved rounds: 16 tokens 21 % faster,
+// 32 tokens 16 %, 64 tokens 11 %, 128 tokens 9 % (docs/benchmarks.md); more rows keep the
+// 6 × 16 tiles (512-token passes no different).
+constexpr size_t kPanelRows = 128;
 constexpr size_t kPanelBlock = 128;
 
 // Asks for the lines [next, end) into L1, per_iter of them an iteration.
@@ -374,9 +369,9 @@ struct LineStream {
 };
 
 template <int MR>
-__attribute__((noinline)) void tile_fp32_panel(const GemmArgs& g, size_t r, size_t col,
-                                               size_t s0, size_t s1, float* park, bool first,
-                                               bool last, LineStream& ahead_ref) {
+__attribute__((noinline)) void tile_fp32_panel(const GemmArgs& g, size_t r, size_t col, size_t s0,
+                                               size_t s1, float* park, bool first, bool last,
+                                               LineStream& ahead_ref) {
   LineStream ahead = ahead_ref;
   const float* w = reinterpret_cast<const float*>(g.w + (col / 32) * g.groups * 128);
   const float* ar[MR];
@@ -424,18 +419,17 @@ __attribute__((noinline)) void tile_fp32_panel(const GemmArgs& g, size_t r, size
   }
 }
 
+// Rows in the next row tile when `left` rows are left: 3s, then a 2 or two 2s (16 rows: 3, 3,
+// 3, 3, 2, 2), or a single row alone.
+size_t panel_tile_rows(size_t left) {
+  if (left >= 5 || left == 3) return 3;
+  return left >= 2 ? 2 : 1;
+}
+
 void run_fp32_panels(const GemmArgs& g) {
-  // Row tiles: 3s, then a 2 or two 2s for the rest (16 rows: 3, 3, 3, 3, 2, 2), or one row.
-  size_t tile_rows[kFewRows];
   size_t tiles = 0;
-  const size_t m = g.r1 - g.r0;
-  size_t threes = m / 3, twos = 0;
-  if (m % 3 == 2) twos = 1;
-  if (m % 3 == 1 && threes > 0) --threes, twos = 2;
-  for (size_t t = 0; t < threes; ++t) tile_rows[tiles++] = 3;
-  for (size_t t = 0; t < twos; ++t) tile_rows[tiles++] = 2;
-  if (m == 1) tile_rows[tiles++] = 1;
-  alignas(32) float park[kFewRows * 32];
+  for (size_t left = g.r1 - g.r0; left > 0; left -= panel_tile_rows(left)) ++tiles;
+  alignas(32) float park[kPanelRows * 32];
   // The columns [c0, c1) are one contiguous run of panels; while a block is read, every tile
   // asks for its share of the next block's lines.
   const unsigned char* end = g.w + ((g.c1 + 31) / 32) * g.groups * 128;
@@ -449,11 +443,11 @@ void run_fp32_panels(const GemmArgs& g) {
       const size_t s1 = std::min(g.groups, s0 + kPanelBlock);
       ahead.next = std::min(panel + s1 * 128, end);
       ahead.end = std::min(ahead.next + block_lines * 64, end);
-      size_t r = g.r0;
+      const bool first = s0 == 0, last = s1 == g.groups;
       float* pk = park;
-      for (size_t t = 0; t < tiles; ++t) {
-        const bool first = s0 == 0, last = s1 == g.groups;
-        switch (tile_rows[t]) {
+      for (size_t r = g.r0; r < g.r1;) {
+        const size_t rows = panel_tile_rows(g.r1 - r);
+        switch (rows) {
           case 3:
             tile_fp32_panel<3>(g, r, col, s0, s1, pk, first, last, ahead);
             break;
@@ -464,8 +458,8 @@ void run_fp32_panels(const GemmArgs& g) {
             tile_fp32_panel<1>(g, r, col, s0, s1, pk, first, last, ahead);
             break;
         }
-        r += tile_rows[t];
-        pk += tile_rows[t] * 32;
+        r += rows;
+        pk += rows * 32;
       }
     }
   }
@@ -473,15 +467,13 @@ void run_fp32_panels(const GemmArgs& g) {
 
 template <bool Bf16>
 void run_float(const GemmArgs& g) {
-  if (g.r1 - g.r0 <= kFewRows) {
-    if constexpr (Bf16) {
-      run_float_few<Bf16>(g);
-    } else {
-      run_fp32_panels(g);
-    }
+  const size_t rows = g.r1 - g.r0;
+  if constexpr (Bf16) {
+    if (rows <= kFewRows) return run_bf16_few(g);
   } else {
-    run_float_chunked<Bf16>(g);
+    if (rows <= kPanelRows) return run_fp32_panels(g);
   }
+  run_float_chunked<Bf16>(g);
 }
 
 }  // namespace

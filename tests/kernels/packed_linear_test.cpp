@@ -317,37 +317,59 @@ INSTANTIATE_TEST_SUITE_P(Isas, PackedLinearTest, ::testing::ValuesIn(available_i
 // the bias; unrolling, retiling or blocking it must keep that order, so its outputs are these
 // exact bits (few-row and many-row tiles, every tail height, k not a multiple of the 4-step
 // unroll, chunks of k).
-TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
-  if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
-  detail::set_isa_override(Isa::kAvx2);
+// The AVX2 fp32 and bf16 GEMMs add each output's products in k order with FMAs, whatever the
+// tiles, k blocks or k chunks, so they must give the bits of a plain scalar loop (bf16: of the
+// bf16-rounded values).
+void expect_k_order_sums(Precision prec, const std::vector<Shape>& shapes) {
   std::uint32_t seed = 500;
-  // Up to 16 rows: tiles of 3 rows × 32 columns, then 2s (m = 1, 2, 3, 4 = 2+2, 5 = 3+2,
-  // 13 = 3+3+3+2+2, 16 = 3·4+2+2), over k blocks of 128 with the sums parked between them
-  // (k = 300: 128+128+44; 1001: 7 blocks and 105, not a multiple of the loop's 4 steps).
-  // From 17 rows, tiles of 6 leave tails of 1-5 rows: 17 (+5), 20 (+2), 23, 130. With 17-64
-  // rows, inputs over 256 KB are cut into chunks of k with the sums parked in y between them:
-  // 23 × 3072 (chunks of 2816 and 256), 64 × 3100 (1024 × 3 + 28, a last column block of 4);
-  // 100 × 3072 is not cut.
-  for (const Shape& s :
-       {Shape{1, 40, 7}, Shape{1, 33, 300}, Shape{2, 64, 129}, Shape{3, 40, 9}, Shape{4, 70, 300},
-        Shape{5, 768, 768}, Shape{13, 40, 260}, Shape{16, 96, 1001}, Shape{17, 40, 37},
-        Shape{20, 40, 13}, Shape{23, 64, 3072}, Shape{130, 48, 6}, Shape{64, 44, 3100},
-        Shape{100, 44, 3072}}) {
+  const bool bf16 = prec == Precision::kBf16;
+  for (const Shape& s : shapes) {
     const Problem p = make_problem(s, seed += 3);
-    const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kFp32);
+    const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, prec);
     const std::vector<float> y = run_whole(lin, p);
+    auto cvt = [&](float v) { return bf16 ? bf16_round(v) : v; };
     std::size_t differ = 0;
     for (std::size_t r = 0; r < s.m; ++r) {
       for (std::size_t c = 0; c < s.n; ++c) {
         float acc = 0.0f;
         for (std::size_t i = 0; i < s.k; ++i)
-          acc = std::fma(p.x[r * s.k + i], p.w[c * s.k + i], acc);
+          acc = std::fma(cvt(p.x[r * s.k + i]), cvt(p.w[c * s.k + i]), acc);
         const float want = acc + p.b[c];
         differ += std::memcmp(&want, &y[r * s.n + c], sizeof want) != 0;
       }
     }
-    EXPECT_EQ(differ, 0u) << str(s);
+    EXPECT_EQ(differ, 0u) << precision_name(prec) << " " << str(s);
   }
+}
+
+TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
+  if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
+  detail::set_isa_override(Isa::kAvx2);
+  // Up to 128 rows: tiles of 3 rows × 32 columns, then 2s (m = 1, 2, 3, 4 = 2+2, 5 = 3+2,
+  // 13 = 3+3+3+2+2, 16 = 3·4+2+2, 128 = 3·42+2), over k blocks of 128 with the sums parked
+  // between them (k = 300: 128+128+44; 1001: 7 blocks and 105, not a multiple of the loop's 4
+  // steps), columns ending inside a panel (n = 33, 40, 70, 44). From 129 rows, tiles of 6 rows ×
+  // 16 columns leave tails of 1-5 rows: 130 (+4), 131 (+5), 134 (+2).
+  expect_k_order_sums(
+      Precision::kFp32,
+      {Shape{1, 40, 7}, Shape{1, 33, 300}, Shape{2, 64, 129}, Shape{3, 40, 9}, Shape{4, 70, 300},
+       Shape{5, 768, 768}, Shape{13, 40, 260}, Shape{16, 96, 1001}, Shape{17, 40, 37},
+       Shape{64, 44, 3100}, Shape{128, 64, 300}, Shape{130, 48, 6}, Shape{131, 40, 70},
+       Shape{134, 64, 33}});
+  detail::set_isa_override(std::nullopt);
+}
+
+TEST(PackedLinear, Avx2Bf16SumsEachOutputInKOrder) {
+  if (max_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no AVX2";
+  detail::set_isa_override(Isa::kAvx2);
+  // Up to 16 rows: tiles of 4 rows (1, 3, 16, and 7 = 4+3); odd k (a last pair padded with 0).
+  // With 17-64 rows, inputs over 256 KB are cut into chunks of k pairs with the sums parked in y
+  // between them: 23 × 6000 (chunks of 2816 and 184 pairs), 64 × 3100 (1024 + 526, a last
+  // column block of 12); 20 × 3072 and 100 × 3072 are not cut.
+  expect_k_order_sums(
+      Precision::kBf16,
+      {Shape{1, 40, 7}, Shape{3, 40, 9}, Shape{7, 64, 301}, Shape{16, 96, 1001},
+       Shape{20, 40, 3072}, Shape{23, 64, 6000}, Shape{64, 44, 3100}, Shape{100, 44, 3072}});
   detail::set_isa_override(std::nullopt);
 }
 
