@@ -219,13 +219,15 @@ class CsvReader : public StreamReader {
     raw_.clear();
     quoted_start_ = !buffer_.empty() && buffer_[0] == '"';
     for (;;) {
-      if (too_long || raw_.size() + buffer_.size() > options_.max_record_bytes) {
+      // A record's later lines join it with the newline between them, which counts too.
+      const std::size_t newline = !raw_.empty() || line_ > start ? 1 : 0;
+      if (too_long || raw_.size() + newline + buffer_.size() > options_.max_record_bytes) {
         // Resynchronise at the next line: the rest of this record is lost.
         error = too_long_message(options_.max_record_bytes);
         raw_.clear();
         return true;
       }
-      if (!raw_.empty() || line_ > start) raw_ += '\n';
+      if (newline) raw_ += '\n';
       raw_ += buffer_;
       if (parser_.feed_line(buffer_)) break;
       if (!lines_.next(buffer_, too_long)) {

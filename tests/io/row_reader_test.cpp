@@ -204,6 +204,27 @@ TEST(RowReader, OverlongRecordIsABadRowNotAMemoryHog) {
   EXPECT_EQ(rows[2].line, 3u);
 }
 
+TEST(RowReader, CsvRecordOverLinesCountsTheNewlinesTowardTheLimit) {
+  // A record of two lines, 50 and 50 bytes, is 101 bytes with its newline: over a 100-byte
+  // limit (the fuzzer found such a record passing the check, which added the lines without the
+  // newline). One byte shorter, it fits.
+  TempDir dir;
+  const std::string half(49, 'x');
+  const std::string over = "\"" + half + "\n" + half.substr(2) + "\",1";  // 50 + 1 + 50 bytes
+  const std::string fits = "\"" + half + "\n" + half.substr(3) + "\",3";  // 50 + 1 + 49 bytes
+  write_text(dir / "a.csv", "text,n\n" + over + "\nb,2\n" + fits + "\n");
+  ReaderOptions options;
+  options.max_record_bytes = 100;
+  const auto rows = read_all((dir / "a.csv").string(), options);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].error, "line 2: record longer than 100 bytes");
+  EXPECT_EQ(*rows[1].text, "b");
+  EXPECT_TRUE(rows[2].ok()) << rows[2].error;
+  EXPECT_EQ(*rows[2].text, half + "\n" + half.substr(3));
+  EXPECT_EQ(rows[2].raw_bytes, 100u);
+  for (const auto& r : rows) EXPECT_LE(r.raw_bytes, 100u);
+}
+
 TEST(RowReader, DeeplyNestedRecordIsABadRowNotAStackOverflow) {
   // Writing a record back recurses once per level: 1,000 levels pass through, a 4 MiB line of
   // '[' (far past what the stack holds) is a bad row, brackets inside strings do not count.
