@@ -14,6 +14,10 @@
 #include <cpuid.h>
 #define REFUSAL_X86 1
 #endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace refusal::kernels {
 namespace {
@@ -27,6 +31,18 @@ std::uint64_t xgetbv0() {
   // Encoded as bytes so that no -mxsave is needed for this file.
   __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));
   return (static_cast<std::uint64_t>(hi) << 32) | lo;
+}
+
+// Linux hands the AMX tile data state (8 KB a thread) only to processes that ask for it; the
+// first tile instruction of one that did not is killed with SIGILL.
+bool amx_permitted() {
+#if defined(__linux__) && defined(__x86_64__)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
 }
 #endif
 
@@ -63,7 +79,7 @@ CpuFeatures detect() {
   }
   if (os_amx) {
     f.amx_bf16 = bit(d7, 22);
-    f.amx_int8 = bit(d7, 25);
+    f.amx_int8 = bit(d7, 25) && amx_permitted();
   }
 #endif
   return f;
@@ -74,9 +90,13 @@ CpuFeatures capped(CpuFeatures f) {
   const char* env = std::getenv("REFUSAL_ISA");
   if (env == nullptr || *env == '\0') return f;
   const std::string_view v(env);
-  if (v == "avx512") return f;
+  if (v == "amx") return f;
+  if (v == "avx512") {
+    f.amx_bf16 = f.amx_int8 = false;
+    return f;
+  }
   if (v != "avx2" && v != "reference") {
-    throw Error("REFUSAL_ISA='" + std::string(v) + "': expected reference, avx2 or avx512");
+    throw Error("REFUSAL_ISA='" + std::string(v) + "': expected reference, avx2, avx512 or amx");
   }
   f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = false;
   f.avx512_bf16 = f.avx512_vnni = f.amx_bf16 = f.amx_int8 = false;
@@ -95,7 +115,9 @@ const CpuFeatures& cpu_features() {
 
 Isa max_isa() {
   const CpuFeatures& f = cpu_features();
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx2 && f.fma) return Isa::kAvx512;
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx2 && f.fma) {
+    return f.avx512_vnni && f.amx_int8 ? Isa::kAmx : Isa::kAvx512;
+  }
   if (f.avx2 && f.fma) return Isa::kAvx2;
   return Isa::kReference;
 }
@@ -114,10 +136,12 @@ std::string isa_name(Isa isa) {
       return "reference";
     case Isa::kAvx2:
       return "avx2";
-    case Isa::kAvx512: {
+    case Isa::kAvx512:
+    case Isa::kAmx: {
       std::string s = "avx512";
       if (f.avx512_bf16) s += "+bf16";
       if (f.avx512_vnni) s += "+vnni";
+      if (isa == Isa::kAmx) s += "+amx";
       return s;
     }
   }

@@ -17,15 +17,19 @@ struct CpuFeatures {
   bool avx512_bf16 = false;
   bool avx512_vnni = false;
   bool avx_vnni = false;
-  bool amx_bf16 = false;  // reported only; Linux also needs arch_prctl(ARCH_REQ_XCOMP_PERM)
+  bool amx_bf16 = false;  // reported only
+  // AMX-INT8 with the tile state granted to this process (Linux: arch_prctl
+  // ARCH_REQ_XCOMP_PERM, asked for once at detection; refused, it stays false).
   bool amx_int8 = false;
 };
 
-// Kernel levels, lowest first. kAvx2 needs AVX2 + FMA; kAvx512 needs AVX-512 F/BW/VL/DQ.
-enum class Isa { kReference, kAvx2, kAvx512 };
+// Kernel levels, lowest first. kAvx2 needs AVX2 + FMA; kAvx512 needs AVX-512 F/BW/VL/DQ; kAmx
+// is kAvx512 whose int8 GEMM runs on AMX tiles (needs AVX512_VNNI and amx_int8).
+enum class Isa { kReference, kAvx2, kAvx512, kAmx };
 
 // cpuid, with the OS's XSAVE state checked through xgetbv, capped by the environment variable
-// REFUSAL_ISA=reference|avx2|avx512 (read once; an unknown value throws refusal::Error).
+// REFUSAL_ISA=reference|avx2|avx512|amx (read once; an unknown value throws refusal::Error;
+// avx512 leaves AMX out, amx is the same as no cap).
 const CpuFeatures& cpu_features();
 
 // The best level cpu_features() allows.
@@ -34,7 +38,8 @@ Isa max_isa();
 // The level new kernels bind to: max_isa(), lowered by detail::set_isa_override.
 Isa active_isa();
 
-// The active level with its extensions, e.g. "avx512+bf16+vnni", "avx2", "reference".
+// The active level with its extensions, e.g. "avx512+bf16+vnni+amx", "avx512+bf16+vnni",
+// "avx2", "reference".
 std::string isa_name();
 std::string isa_name(Isa isa);
 

@@ -9,6 +9,16 @@
 namespace refusal::kernels {
 namespace {
 
+// AMX takes the int8 GEMMs whose k is whole tile steps (every model dimension); the rest go to
+// the VNNI kernel, whose bits are the same.
+void gemm_int8_amx(const detail::GemmArgs& g) {
+  if (amx::handles(g)) {
+    amx::gemm_int8(g);
+  } else {
+    avx512::gemm_int8(g);
+  }
+}
+
 KernelTable make_table(Isa isa) {
   const CpuFeatures& f = cpu_features();
   KernelTable t;
@@ -33,7 +43,7 @@ KernelTable make_table(Isa isa) {
     t.softmax_rows = avx2::softmax_rows;
     t.layernorm = avx2::layernorm;
   }
-  if (isa == Isa::kAvx512) {
+  if (isa >= Isa::kAvx512) {
     t.gemm_fp32 = avx512::gemm_fp32;
     // VDPBF16PS and VPDPBUSD are extensions: without them, the AVX2 kernels.
     if (f.avx512_bf16) t.gemm_bf16 = avx512::gemm_bf16;
@@ -49,6 +59,7 @@ KernelTable make_table(Isa isa) {
     t.attention_scratch_floats = avx512::attention_scratch_floats;
     t.attention_head = avx512::attention_head;
   }
+  if (isa == Isa::kAmx) t.gemm_int8 = gemm_int8_amx;  // max_isa() is kAmx only with VNNI too
   return t;
 }
 
@@ -58,7 +69,7 @@ std::atomic<const KernelTable*> g_active{nullptr};
 
 const KernelTable& kernel_table(Isa isa) {
   static const KernelTable tables[] = {make_table(Isa::kReference), make_table(Isa::kAvx2),
-                                       make_table(Isa::kAvx512)};
+                                       make_table(Isa::kAvx512), make_table(Isa::kAmx)};
   return tables[static_cast<int>(isa)];
 }
 

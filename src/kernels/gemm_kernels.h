@@ -63,4 +63,9 @@ void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0
 void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
                   unsigned char* out, std::size_t stride);
 }  // namespace avx512
+namespace amx {
+// Whether gemm_int8 takes these arguments: k groups a multiple of 16 (one tile step).
+bool handles(const detail::GemmArgs& g);
+void gemm_int8(const detail::GemmArgs& g);  // needs AMX-INT8 granted (cpu_features.h)
+}  // namespace amx
 }  // namespace refusal::kernels

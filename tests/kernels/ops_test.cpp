@@ -20,6 +20,7 @@ std::vector<Isa> levels() {
   std::vector<Isa> out = {Isa::kReference};
   if (max_isa() >= Isa::kAvx2) out.push_back(Isa::kAvx2);
   if (max_isa() >= Isa::kAvx512) out.push_back(Isa::kAvx512);
+  if (max_isa() >= Isa::kAmx) out.push_back(Isa::kAmx);
   return out;
 }
 

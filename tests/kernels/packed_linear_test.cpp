@@ -155,6 +155,7 @@ std::vector<Isa> available_isas() {
   std::vector<Isa> out{Isa::kReference};
   if (max_isa() >= Isa::kAvx2) out.push_back(Isa::kAvx2);
   if (max_isa() >= Isa::kAvx512) out.push_back(Isa::kAvx512);
+  if (max_isa() >= Isa::kAmx) out.push_back(Isa::kAmx);
   return out;
 }
 
@@ -225,6 +226,27 @@ TEST_P(PackedLinearTest, Int8MatchesSameSchemeExactly) {
     }
     // Loose: rows with an outlier and k = 5 are coarse; the input step is (hi - lo) / top.
     EXPECT_LT(worst, 0.1 * 255.0 / kernel_table(GetParam()).int8_top) << str(s);
+  }
+}
+
+// Every row blocking of the AMX int8 kernel (one row tile of 1-16 rows streaming panel pairs;
+// blocks of 32 rows, then a last block of 16 + 1..15 rows or of 1..16 rows) and column ends
+// inside a sum tile, with k a multiple of its 64-byte step; the same bits on every level.
+TEST_P(PackedLinearTest, Int8EveryRowBlockingIsExact) {
+  std::uint32_t seed = 900;
+  for (std::size_t m : {1, 7, 16, 17, 31, 32, 33, 48, 49, 50, 63, 64, 96, 111}) {
+    for (std::size_t n : {32, 40, 100}) {
+      for (std::size_t k : {64, 192}) {
+        const Shape s{m, n, k};
+        const Problem p = make_problem(s, seed += 3);
+        const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kInt8);
+        const std::vector<float> y = run_whole(lin, p);
+        const std::vector<float> want = reference_int8(p, kernel_table(GetParam()).int8_top);
+        std::size_t mismatches = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) mismatches += y[i] != want[i];
+        EXPECT_EQ(mismatches, 0u) << str(s);
+      }
+    }
   }
 }
 
@@ -310,7 +332,8 @@ INSTANTIATE_TEST_SUITE_P(Isas, PackedLinearTest, ::testing::ValuesIn(available_i
                          [](const ::testing::TestParamInfo<Isa>& param) {
                            return std::string(param.param == Isa::kReference ? "reference"
                                               : param.param == Isa::kAvx2    ? "avx2"
-                                                                             : "avx512");
+                                              : param.param == Isa::kAvx512  ? "avx512"
+                                                                             : "amx");
                          });
 
 // The AVX2 fp32 kernel adds each output's products one k at a time with an FMA, in k order, then
@@ -466,8 +489,12 @@ TEST(PackedLinear, RejectsBadArguments) {
 
 TEST(CpuFeatures, LevelsAreConsistent) {
   const CpuFeatures& f = cpu_features();
-  if (max_isa() == Isa::kAvx512) {
+  if (max_isa() >= Isa::kAvx512) {
     EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx2 && f.fma);
+  }
+  if (max_isa() == Isa::kAmx) {
+    EXPECT_TRUE(f.amx_int8 && f.avx512_vnni);
+    EXPECT_NE(isa_name(Isa::kAmx).find("+amx"), std::string::npos);
   }
   if (max_isa() >= Isa::kAvx2) {
     EXPECT_TRUE(f.avx2 && f.fma);

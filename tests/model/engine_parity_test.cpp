@@ -214,9 +214,12 @@ TEST(EngineDtypes, LowerPrecisionsStayCloseToFp32) {
 }
 
 // REFUSAL_ISA=avx2 (forced here through the same cap) runs the AVX2 kernel table, GEMMs and
-// the ops around them, and gives what the AVX-512 path gives: fp32 up to summation order, int8
-// up to quantization error (AVX2 quantizes the inputs of each layer to 0..127, AVX-512 VNNI to
-// 0..255: docs/kernels.md), within the bound the int8 engine keeps to fp32 (0.05, above).
+// the ops around them, and gives what the AVX-512 path gives: fp32 up to summation order; int8
+// up to quantization error, which differs by level (AVX2 quantizes the inputs of each layer to
+// 0..127, AVX-512 VNNI and AMX to 0..255: docs/kernels.md), so each level's int8 is held to the
+// fp32 logits instead: within 0.3. The 3-token sequence here sits at 50/50 and shows it most
+// (fp32 -0.074 / 0.053; AVX2 int8 0.24 and AVX-512 int8 0.12 from them, the other sequences at
+// most 0.07); 0.05 held before AVX2's inputs went to 0..127 (968b1a0).
 TEST(EngineIsa, Avx2MatchesAvx512) {
   using kernels::Isa;
   if (kernels::max_isa() < Isa::kAvx512) GTEST_SKIP() << "needs an AVX-512 CPU to compare with";
@@ -228,6 +231,7 @@ TEST(EngineIsa, Avx2MatchesAvx512) {
     ids.back() = 2;
     batch.push_back(ids);
   }
+  const auto fp32 = Engine::load("data/models/default", {.threads = 2}).classify(batch);
   for (DType dtype : {DType::kFp32, DType::kInt8}) {
     const Engine native = Engine::load("data/models/default", {.threads = 2, .dtype = dtype});
     const auto want = native.classify(batch);
@@ -239,11 +243,43 @@ TEST(EngineIsa, Avx2MatchesAvx512) {
     const auto alone = one_at_a_time(avx2, batch);  // the few-rows path for the short ones
     kernels::detail::set_isa_override(std::nullopt);
     EXPECT_EQ(isa, "avx2");
-    const double tolerance = dtype == DType::kFp32 ? 1e-4 : 5e-2;
-    EXPECT_LE(max_diff(got, want), tolerance) << dtype_name(dtype);
-    EXPECT_LE(max_diff(alone, want), tolerance) << dtype_name(dtype);
-    std::printf("%s: max |dlogit| avx2 vs avx512 %.3g\n", dtype_name(dtype), max_diff(got, want));
+    if (dtype == DType::kFp32) {
+      EXPECT_LE(max_diff(got, want), 1e-4);
+      EXPECT_LE(max_diff(alone, want), 1e-4);
+    } else {
+      EXPECT_LE(max_diff(want, fp32), 0.3) << native.isa();
+      EXPECT_LE(max_diff(got, fp32), 0.3) << isa;
+      EXPECT_EQ(max_diff(alone, got), 0.0) << "int8 quantizes per token, not per batch";
+      EXPECT_GT(max_diff(got, want), 0.0) << "u7 and u8 inputs gave the same logits";
+    }
+    std::printf("%s: max |dlogit| avx2 vs %s %.3g, vs fp32: avx2 %.3g, native %.3g\n",
+                dtype_name(dtype), native.isa().c_str(), max_diff(got, want), max_diff(got, fp32),
+                max_diff(want, fp32));
   }
+}
+
+// AMX's int8 sums are VNNI's (exact integers), so an engine on AMX gives the logits of one on
+// AVX-512 VNNI to the bit, batched and one sequence at a time (the few-row tiles).
+TEST(EngineIsa, AmxGivesTheBitsOfAvx512) {
+  using kernels::Isa;
+  if (kernels::max_isa() < Isa::kAmx) GTEST_SKIP() << "needs a CPU with AMX-INT8";
+  Batch batch;
+  for (std::size_t len : {3u, 16u, 17u, 50u, 64u, 200u}) {
+    std::vector<std::int32_t> ids(len);
+    for (std::size_t i = 0; i < len; ++i) ids[i] = static_cast<std::int32_t>(5 + (i * 53) % 900);
+    ids.front() = 0;
+    ids.back() = 2;
+    batch.push_back(ids);
+  }
+  const Engine amx = Engine::load("data/models/default", {.threads = 2, .dtype = DType::kInt8});
+  EXPECT_NE(amx.isa().find("+amx"), std::string::npos) << amx.isa();
+  kernels::detail::set_isa_override(Isa::kAvx512);
+  const Engine vnni = Engine::load("data/models/default", {.threads = 2, .dtype = DType::kInt8});
+  const std::string vnni_isa = vnni.isa();
+  kernels::detail::set_isa_override(std::nullopt);
+  EXPECT_EQ(vnni_isa.find("+amx"), std::string::npos) << vnni_isa;
+  EXPECT_EQ(max_diff(amx.classify(batch), vnni.classify(batch)), 0.0);
+  EXPECT_EQ(max_diff(one_at_a_time(amx, batch), one_at_a_time(vnni, batch)), 0.0);
 }
 
 TEST(EngineDtypes, ParsesNames) {
