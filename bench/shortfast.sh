@@ -3,8 +3,10 @@
 # tokens, refusal fp32 + int8 against transformers and ONNX Runtime, interleaved in fresh
 # processes (bench/peers/peers.py --refusal, 3 rounds):
 #   1. native: every engine at its best ISA;
-#   2. AVX2: refusal with REFUSAL_ISA=avx2, PyTorch with ATEN_CPU_CAPABILITY=avx2 and
-#      ONEDNN_MAX_CPU_ISA=AVX2 (ONNX Runtime has no such switch: its rows stay native);
+#   2. AVX2: refusal with REFUSAL_ISA=avx2, PyTorch with ATEN_CPU_CAPABILITY=avx2,
+#      ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 (MKL's own switch: on Intel CPUs
+#      MKL would otherwise run its AVX-512 code) (ONNX Runtime has no such switch: its rows stay
+#      native);
 # then the machine's FMA peaks (bench_kernels, for the share of the AVX2 / AVX-512 peak) and the
 # cold-start table (bench/coldstart.sh). Everything lands in OUT (default
 # build/shortfast-<UTC time>/): summary.md (the printed tables, in order), native.json,
@@ -55,7 +57,8 @@ peers() {  # NAME, then env assignments for that run
 }
 start=$(date +%s)
 peers native 2>&1 | tee -a "$summary"
-peers avx2 REFUSAL_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 2>&1 |
+peers avx2 REFUSAL_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 \
+  MKL_ENABLE_INSTRUCTIONS=AVX2 2>&1 |
   tee -a "$summary"
 if [ -x "$kernels" ]; then
   { echo; echo "## FMA / VDPBF16PS / VPDPBUSD peaks, one thread (×2 for two cores)"; echo; } |
