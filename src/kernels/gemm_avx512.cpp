@@ -36,7 +36,7 @@ __mmask16 column_mask(size_t col, size_t c1) {
 }
 
 struct Fp32 {
-  static constexpr bool kStreams = true;  // run_streaming for few rows (below)
+  static constexpr bool kPrefetchNextAlways = true;  // run_blocked's next-unit prefetch
   using Acc = __m512;
   using W = __m512;
   using B = __m512;
@@ -56,7 +56,7 @@ struct Fp32 {
 };
 
 struct Bf16 {
-  static constexpr bool kStreams = true;
+  static constexpr bool kPrefetchNextAlways = true;
   using Acc = __m512;
   using W = __m512bh;
   using B = __m512bh;
@@ -74,9 +74,9 @@ struct Bf16 {
 };
 
 struct Int8 {
-  // VNNI multiplies four times the products per weight byte: the 96-row blocking serves it
-  // better (16-token passes 2.1 ms there, 2.6 ms streaming, on a Xeon with AMX off).
-  static constexpr bool kStreams = false;
+  // Only for calls of one row block: with more rows, VPDPBUSD's four products per weight byte
+  // keep the tiles busy enough (passes of 512 tokens and 32 × 64 were 3-5 % slower with it).
+  static constexpr bool kPrefetchNextAlways = false;
   using Acc = __m512i;
   using W = __m512i;
   using B = __m512i;
@@ -117,11 +117,12 @@ constexpr size_t kKBlock = 768;  // groups: k=768 in one block; fp32 k=3072 in f
 // parked in y and picked up again, so the sums are the same as without blocking.
 // kBlocked: false when [s0, s1) is all of k (the loop then keeps every sum in registers; GCC
 // spills them if it must also allow for the parked path).
-// ahead: when not 0, each k step also asks (T0) for the weights that many bytes further on in
-// each panel (the streaming path: the next k block).
+// next: when not 0, the tile asks (into L2) for the weights that many bytes further on in each
+// panel (the next unit of run_blocked) at k steps s0 + pf_first, then every pf_every steps.
 template <class Op, int MR, int NP, bool kBlocked>
 inline __attribute__((always_inline)) void tile(const GemmArgs& g, size_t r, size_t p, size_t s0,
-                                                size_t s1, size_t ahead = 0) {
+                                                size_t s1, size_t next = 0, size_t pf_every = 1,
+                                                size_t pf_first = 0) {
   constexpr int kNv = 2 * NP;
   const size_t panel_bytes = g.groups * 128;
   const unsigned char* w = g.w + p * panel_bytes;
@@ -140,8 +141,18 @@ inline __attribute__((always_inline)) void tile(const GemmArgs& g, size_t r, siz
           first ? Op::zero() : Op::load_partial(g.y + (r + i) * g.ldy + p * 32 + j * 16, mask[j]);
     }
   }
+  size_t next_pf = next != 0 ? s0 + pf_first : s1;
   for (size_t s = s0; s < s1; ++s) {
     typename Op::W wv[kNv];
+    if (s == next_pf) {
+      next_pf += pf_every;
+#pragma GCC unroll 2
+      for (int q = 0; q < NP; ++q) {
+        const unsigned char* wn = w + q * panel_bytes + s * 128 + next;
+        _mm_prefetch(reinterpret_cast<const char*>(wn), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(wn + 64), _MM_HINT_T1);
+      }
+    }
 #pragma GCC unroll 2
     for (int q = 0; q < NP; ++q) {
       const unsigned char* wq = w + q * panel_bytes + s * 128;
@@ -151,9 +162,6 @@ inline __attribute__((always_inline)) void tile(const GemmArgs& g, size_t r, siz
         // Few rows: the weights stream from memory; ask for them early.
         _mm_prefetch(reinterpret_cast<const char*>(wq + kPrefetch), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(wq + kPrefetch + 64), _MM_HINT_T0);
-      } else if (ahead != 0) {
-        _mm_prefetch(reinterpret_cast<const char*>(wq + ahead), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(wq + ahead + 64), _MM_HINT_T0);
       }
     }
 #pragma GCC unroll 8
@@ -179,30 +187,35 @@ inline __attribute__((always_inline)) void tile(const GemmArgs& g, size_t r, siz
 }
 
 template <class Op, int NP, bool kBlocked>
-void row_tail(const GemmArgs& g, size_t r, size_t p, size_t rows, size_t s0, size_t s1,
-              size_t ahead = 0) {
+void row_tail(const GemmArgs& g, size_t r, size_t p, size_t rows, size_t s0, size_t s1, size_t next,
+              size_t pf_every, size_t pf_first) {
   switch (rows) {
     case 1:
-      tile<Op, 1, NP, kBlocked>(g, r, p, s0, s1, ahead);
+      tile<Op, 1, NP, kBlocked>(g, r, p, s0, s1, next, pf_every, pf_first);
       break;
     case 2:
-      tile<Op, 2, NP, kBlocked>(g, r, p, s0, s1, ahead);
+      tile<Op, 2, NP, kBlocked>(g, r, p, s0, s1, next, pf_every, pf_first);
       break;
     case 3:
-      tile<Op, 3, NP, kBlocked>(g, r, p, s0, s1, ahead);
+      tile<Op, 3, NP, kBlocked>(g, r, p, s0, s1, next, pf_every, pf_first);
       break;
     case 4:
-      tile<Op, 4, NP, kBlocked>(g, r, p, s0, s1, ahead);
+      tile<Op, 4, NP, kBlocked>(g, r, p, s0, s1, next, pf_every, pf_first);
       break;
     case 5:
-      tile<Op, 5, NP, kBlocked>(g, r, p, s0, s1, ahead);
+      tile<Op, 5, NP, kBlocked>(g, r, p, s0, s1, next, pf_every, pf_first);
       break;
     default:
       break;
   }
 }
 
-// Row blocks, then panel pairs, then k blocks, then the row tiles of the block.
+// Row blocks, then panel pairs, then k blocks, then the row tiles of the block. A unit (panel
+// pair × k block) is read from memory by its first row tile and from cache by the others; those
+// others ask for the next unit of the row block (into L2), each for its share of the k steps,
+// so that memory delivers it while they compute rather than when the next first tile needs it
+// (whole passes on a Xeon: 16 tokens fp32 about as fast as streaming k blocks through L1, 32
+// tokens -12 %, 64 -13 %, 128 -9 %, 512 -4 %; bf16 16 tokens -17 %; VNNI int8 64 -8 %).
 template <class Op, bool kBlocked>
 void run_blocked(const GemmArgs& g) {
   for (size_t rb = g.r0; rb < g.r1; rb += kRowBlock) {
@@ -212,59 +225,35 @@ void run_blocked(const GemmArgs& g) {
       const bool two = c + 32 < g.c1;
       for (size_t s0 = 0; s0 < g.groups; s0 += kKBlock) {
         const size_t s1 = s0 + kKBlock < g.groups ? s0 + kKBlock : g.groups;
+        // Bytes to the same k step of the next unit: the next k block, else the next pair.
+        const bool ask = Op::kPrefetchNextAlways || g.r1 - g.r0 <= kRowBlock;
+        size_t next = 0;
+        if (ask && s1 < g.groups) {
+          next = (s1 - s0) * 128;
+        } else if (ask && c + 64 < g.c1) {
+          next = 2 * g.groups * 128 - s0 * 128;
+        }
+        const size_t tiles = (re - rb + kMr - 1) / kMr;
+        const size_t every = tiles > 1 ? tiles - 1 : 1;  // the tiles after the first share it
+        size_t t = 0;
         size_t r = rb;
-        for (; r + kMr <= re; r += kMr) {
+        for (; r + kMr <= re; r += kMr, ++t) {
+          const size_t nx = t == 0 ? 0 : next;
+          const size_t first = t == 0 ? 0 : t - 1;
           if (two) {
-            tile<Op, kMr, 2, kBlocked>(g, r, p, s0, s1);
+            tile<Op, kMr, 2, kBlocked>(g, r, p, s0, s1, nx, every, first);
           } else {
-            tile<Op, kMr, 1, kBlocked>(g, r, p, s0, s1);
+            tile<Op, kMr, 1, kBlocked>(g, r, p, s0, s1, nx, every, first);
           }
         }
         if (r < re) {
+          const size_t nx = t == 0 ? 0 : next;
+          const size_t first = t == 0 ? 0 : t - 1;
           if (two) {
-            row_tail<Op, 2, kBlocked>(g, r, p, re - r, s0, s1);
+            row_tail<Op, 2, kBlocked>(g, r, p, re - r, s0, s1, nx, every, first);
           } else {
-            row_tail<Op, 1, kBlocked>(g, r, p, re - r, s0, s1);
+            row_tail<Op, 1, kBlocked>(g, r, p, re - r, s0, s1, nx, every, first);
           }
-        }
-      }
-    }
-  }
-}
-
-// Few rows (up to kStreamRows): the weights are read once, so each is used by a few FMAs and
-// the pass is a weight stream (whole passes on a Xeon: 16 tokens -8 %, 32 -4 %; from 64 rows the
-// 96-row blocking above is as fast or faster, so they keep it). Panel pair by panel pair, k blocks
-// of kStreamBlock groups (32 KB of weights, kept in L1 while every row tile of the call passes over
-// them), and the first row tile of a block asks for the next block as it goes: memory delivers the
-// next block while the row tiles compute on this one, where the 96-row blocking above would read a
-// panel pair from memory in its first row tile and then compute from L2 with the memory idle. Sums
-// are parked in y between k blocks, as above: the same bits.
-constexpr size_t kStreamRows = 32;
-constexpr size_t kStreamBlock = 128;
-
-template <class Op>
-void run_streaming(const GemmArgs& g) {
-  for (size_t c = g.c0; c < g.c1; c += 64) {
-    const size_t p = c / 32;
-    const bool two = c + 32 < g.c1;
-    for (size_t s0 = 0; s0 < g.groups; s0 += kStreamBlock) {
-      const size_t s1 = s0 + kStreamBlock < g.groups ? s0 + kStreamBlock : g.groups;
-      size_t ahead = kStreamBlock * 128;  // bytes: this step's place in the next block
-      size_t r = g.r0;
-      for (; r + kMr <= g.r1; r += kMr) {
-        if (two) {
-          tile<Op, kMr, 2, true>(g, r, p, s0, s1, ahead);
-        } else {
-          tile<Op, kMr, 1, true>(g, r, p, s0, s1, ahead);
-        }
-        ahead = 0;
-      }
-      if (r < g.r1) {
-        if (two) {
-          row_tail<Op, 2, true>(g, r, p, g.r1 - r, s0, s1, ahead);
-        } else {
-          row_tail<Op, 1, true>(g, r, p, g.r1 - r, s0, s1, ahead);
         }
       }
     }
@@ -273,9 +262,7 @@ void run_streaming(const GemmArgs& g) {
 
 template <class Op>
 void run(const GemmArgs& g) {
-  if (g.r1 - g.r0 <= kStreamRows && Op::kStreams) {
-    run_streaming<Op>(g);
-  } else if (g.groups > kKBlock) {
+  if (g.groups > kKBlock) {
     run_blocked<Op, true>(g);
   } else {
     run_blocked<Op, false>(g);

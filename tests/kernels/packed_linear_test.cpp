@@ -382,10 +382,10 @@ TEST(PackedLinear, Avx2Fp32SumsEachOutputInKOrder) {
   detail::set_isa_override(std::nullopt);
 }
 
-// The AVX-512 fp32 GEMM too: up to 32 rows it streams the weights in k blocks of 128 with the
-// sums parked in y (6-row tiles and tails of 1-5: m = 1, 5, 7 = 6+1, 16 = 6+6+4, 17, 32; k =
-// 300 = 128+128+44, 1001, 3100; one panel or a pair; columns ending inside a panel); from 33
-// rows the 96-row blocks, k blocks of 768 above k = 768 (64 and 131 × 3100).
+// The AVX-512 fp32 GEMM too: 6-row tiles and tails of 1-5 (m = 1, 5, 7 = 6+1, 16 = 6+6+4, 17,
+// 32, 64, 128, 130, 131: row blocks of 96), k blocks of 768 with the sums parked in y (k = 1001,
+// 3100), one panel or a pair, columns ending inside a panel; the tiles after a unit's first one
+// prefetch the next unit (k block or panel pair), which must not change a bit.
 TEST(PackedLinear, Avx512Fp32SumsEachOutputInKOrder) {
   if (max_isa() < Isa::kAvx512) GTEST_SKIP() << "this CPU has no AVX-512";
   detail::set_isa_override(Isa::kAvx512);
