@@ -208,16 +208,23 @@ TEST_P(PackedLinearTest, Bf16MatchesRoundedDoubleReference) {
   }
 }
 
+// Packs p's weights in int8 at the active level, runs it whole and counts the outputs that
+// differ from reference_int8 (`top`: that level's input top); y gets the outputs.
+std::size_t int8_mismatches(const Problem& p, float top, std::vector<float>* y) {
+  const PackedLinear lin(p.w.data(), p.b.data(), p.s.n, p.s.k, Precision::kInt8);
+  *y = run_whole(lin, p);
+  const std::vector<float> want = reference_int8(p, top);
+  std::size_t mismatches = 0;
+  for (std::size_t i = 0; i < y->size(); ++i) mismatches += (*y)[i] != want[i];
+  return mismatches;
+}
+
 TEST_P(PackedLinearTest, Int8MatchesSameSchemeExactly) {
   std::uint32_t seed = 200;
   for (const Shape& s : shapes()) {
     const Problem p = make_problem(s, seed += 3);
-    const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kInt8);
-    const std::vector<float> y = run_whole(lin, p);
-    const std::vector<float> want = reference_int8(p, kernel_table(GetParam()).int8_top);
-    std::size_t mismatches = 0;
-    for (std::size_t i = 0; i < y.size(); ++i) mismatches += y[i] != want[i];
-    EXPECT_EQ(mismatches, 0u) << str(s);
+    std::vector<float> y;
+    EXPECT_EQ(int8_mismatches(p, kernel_table(GetParam()).int8_top, &y), 0u) << str(s);
     // Quantization error, relative to sum |x w|, stays small.
     const Expected exact = reference_float(p, false);
     double worst = 0.0;
@@ -238,13 +245,10 @@ TEST_P(PackedLinearTest, Int8EveryRowBlockingIsExact) {
     for (std::size_t n : {32, 40, 100}) {
       for (std::size_t k : {64, 192}) {
         const Shape s{m, n, k};
-        const Problem p = make_problem(s, seed += 3);
-        const PackedLinear lin(p.w.data(), p.b.data(), s.n, s.k, Precision::kInt8);
-        const std::vector<float> y = run_whole(lin, p);
-        const std::vector<float> want = reference_int8(p, kernel_table(GetParam()).int8_top);
-        std::size_t mismatches = 0;
-        for (std::size_t i = 0; i < y.size(); ++i) mismatches += y[i] != want[i];
-        EXPECT_EQ(mismatches, 0u) << str(s);
+        std::vector<float> y;
+        EXPECT_EQ(
+            int8_mismatches(make_problem(s, seed += 3), kernel_table(GetParam()).int8_top, &y), 0u)
+            << str(s);
       }
     }
   }
