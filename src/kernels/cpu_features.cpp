@@ -95,11 +95,13 @@ CpuFeatures capped(CpuFeatures f) {
     f.amx_bf16 = f.amx_int8 = false;
     return f;
   }
-  if (v != "avx2" && v != "reference") {
-    throw Error("REFUSAL_ISA='" + std::string(v) + "': expected reference, avx2, avx512 or amx");
+  if (v != "avxvnni" && v != "avx2" && v != "reference") {
+    throw Error("REFUSAL_ISA='" + std::string(v) +
+                "': expected reference, avx2, avxvnni, avx512 or amx");
   }
   f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = false;
   f.avx512_bf16 = f.avx512_vnni = f.amx_bf16 = f.amx_int8 = false;
+  if (v == "avx2") f.avx_vnni = false;
   if (v == "reference") f = CpuFeatures{};
   return f;
 }
@@ -118,7 +120,7 @@ Isa max_isa() {
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx2 && f.fma) {
     return f.avx512_vnni && f.amx_int8 ? Isa::kAmx : Isa::kAvx512;
   }
-  if (f.avx2 && f.fma) return Isa::kAvx2;
+  if (f.avx2 && f.fma) return f.avx_vnni ? Isa::kAvxVnni : Isa::kAvx2;
   return Isa::kReference;
 }
 
@@ -136,6 +138,8 @@ std::string isa_name(Isa isa) {
       return "reference";
     case Isa::kAvx2:
       return "avx2";
+    case Isa::kAvxVnni:
+      return f.avx_vnni ? "avx2+avxvnni" : "avx2";
     case Isa::kAvx512:
     case Isa::kAmx: {
       std::string s = "avx512";

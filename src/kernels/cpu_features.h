@@ -23,13 +23,17 @@ struct CpuFeatures {
   bool amx_int8 = false;
 };
 
-// Kernel levels, lowest first. kAvx2 needs AVX2 + FMA; kAvx512 needs AVX-512 F/BW/VL/DQ; kAmx
-// is kAvx512 whose int8 GEMM runs on AMX tiles (needs AVX512_VNNI and amx_int8).
-enum class Isa { kReference, kAvx2, kAvx512, kAmx };
+// Kernel levels, lowest first. kAvx2 needs AVX2 + FMA; kAvxVnni is kAvx2 whose int8 GEMM is
+// AVX-VNNI's (on u8 inputs, the bits of kAvx512's), where the CPU has AVX-VNNI (Intel Alder Lake
+// and later client parts; an AVX-512 CPU without it runs kAvx2's kernels at this level);
+// kAvx512 needs AVX-512 F/BW/VL/DQ; kAmx is kAvx512 whose int8 GEMM runs on AMX tiles (needs
+// AVX512_VNNI and amx_int8).
+enum class Isa { kReference, kAvx2, kAvxVnni, kAvx512, kAmx };
 
 // cpuid, with the OS's XSAVE state checked through xgetbv, capped by the environment variable
-// REFUSAL_ISA=reference|avx2|avx512|amx (read once; an unknown value throws refusal::Error;
-// avx512 leaves AMX out, amx is the same as no cap).
+// REFUSAL_ISA=reference|avx2|avxvnni|avx512|amx (read once; an unknown value throws
+// refusal::Error; avx2 leaves AVX-VNNI out, as on AMD Zen 2/3; avx512 leaves AMX out; amx is
+// the same as no cap).
 const CpuFeatures& cpu_features();
 
 // The best level cpu_features() allows.
@@ -39,7 +43,7 @@ Isa max_isa();
 Isa active_isa();
 
 // The active level with its extensions, e.g. "avx512+bf16+vnni+amx", "avx512+bf16+vnni",
-// "avx2", "reference".
+// "avx2+avxvnni", "avx2", "reference".
 std::string isa_name();
 std::string isa_name(Isa isa);
 

@@ -43,12 +43,17 @@ KernelTable make_table(Isa isa) {
     t.softmax_rows = avx2::softmax_rows;
     t.layernorm = avx2::layernorm;
   }
+  if (isa >= Isa::kAvxVnni && f.avx_vnni) {  // u8 inputs, the bits of the VNNI kernel below
+    t.gemm_int8 = avxvnni::gemm_int8;
+    t.prepare_int8 = avx2::prepare_int8_u8;
+    t.int8_top = detail::kInt8Top;
+  }
   if (isa >= Isa::kAvx512) {
     t.gemm_fp32 = avx512::gemm_fp32;
     // VDPBF16PS and VPDPBUSD are extensions: without them, the AVX2 kernels.
     if (f.avx512_bf16) t.gemm_bf16 = avx512::gemm_bf16;
     t.prepare_bf16 = avx512::prepare_bf16;
-    if (f.avx512_vnni) {  // else the AVX2 GEMM, with its own (u7) input preparation
+    if (f.avx512_vnni) {  // else the AVX2 or AVX-VNNI GEMM, with its own input preparation
       t.gemm_int8 = avx512::gemm_int8;
       t.prepare_int8 = avx512::prepare_int8;
       t.int8_top = detail::kInt8Top;
@@ -69,7 +74,8 @@ std::atomic<const KernelTable*> g_active{nullptr};
 
 const KernelTable& kernel_table(Isa isa) {
   static const KernelTable tables[] = {make_table(Isa::kReference), make_table(Isa::kAvx2),
-                                       make_table(Isa::kAvx512), make_table(Isa::kAmx)};
+                                       make_table(Isa::kAvxVnni), make_table(Isa::kAvx512),
+                                       make_table(Isa::kAmx)};
   return tables[static_cast<int>(isa)];
 }
 

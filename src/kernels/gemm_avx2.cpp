@@ -2,36 +2,30 @@
 // 16 ymm registers a tile covers half a panel (16 columns: one 64-byte half of each 128-byte
 // panel row) × a few rows. bf16 widens to fp32 (a shift or a mask) and uses FMA; int8 takes
 // inputs of 0..127 (kInt8TopAvx2) so that VPMADDUBSW's 16-bit pair sums are exact, and matches
-// reference::prepare_int8_u7 + the reference GEMM bit for bit.
+// reference::prepare_int8_u7 + the reference GEMM bit for bit (gemm_avxvnni.cpp runs the same
+// int8 tiling with AVX-VNNI on u8 inputs).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm_avx2_shared.h"
 #include "kernels/gemm_kernels.h"
 
 namespace refusal::kernels::avx2 {
 namespace {
 
+using avx2_shared::kFewRows;
+using avx2_shared::kFewRowsPrefetch;
+using avx2_shared::load_u32;
+using avx2_shared::row_tail;
+using avx2_shared::Rows;
+using avx2_shared::store8;
 using detail::GemmArgs;
 using std::size_t;
 
 constexpr size_t kPrefetch = 1024;
-// With a few rows (≤ kFewRows: a short text; bf16 and int8, fp32 has its panel tiles), every
-// row tile streams its strip of weights (a 64-byte half of each 128-byte panel row) from L3 or
-// memory, and the tiles of 3–6 rows wait on it: asking for the weights kFewRowsPrefetch bytes
-// (32 k steps) ahead in those tiles ran the 16-row GEMM about 10–20 % faster on Zen 4
-// (bench_kernels fp32_avx2/m:16, docs/benchmarks.md, when fp32 still took these tiles). Longer
-// inputs keep each strip in cache for many row tiles and do not prefetch.
-constexpr size_t kFewRows = 16;
-constexpr size_t kFewRowsPrefetch = 4096;
-
-std::uint32_t load_u32(const unsigned char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 float f32_bits(std::uint32_t u) {
   float v;
@@ -39,73 +33,8 @@ float f32_bits(std::uint32_t u) {
   return v;
 }
 
-// Stores 8 floats at y, or only the first c1 - col of them.
-void store8(float* y, __m256 v, size_t col, size_t c1) {
-  if (col + 8 <= c1) {
-    _mm256_storeu_ps(y, v);
-  } else if (col < c1) {
-    alignas(32) float tmp[8];
-    _mm256_store_ps(tmp, v);
-    for (size_t i = 0; i < c1 - col; ++i) y[i] = tmp[i];
-  }
-}
-
 void store_fp32(const GemmArgs& g, size_t r, size_t col, __m256 acc) {
   store8(g.y + r * g.ldy + col, _mm256_add_ps(acc, _mm256_load_ps(g.bias + col)), col, g.c1);
-}
-
-// Where a few-row tile asks for the weights of the strip that comes after its own: `lines`
-// 64-byte lines, 128 bytes apart from `next`, `per_iter` of them per 4 k steps (see
-// run_float_tiles). Empty: nothing to ask for.
-struct StripPrefetch {
-  const unsigned char* next = nullptr;
-  size_t lines = 0;
-  size_t per_iter = 0;
-};
-
-// With a few rows, each 16-column strip is read by ceil(rows / MR) row tiles: the first from
-// memory, the others from L2. So that memory stays busy while the later tiles compute, every
-// tile of a strip asks for its share of the next strip's lines (the other half of the same
-// panel rows, or the first half of the next panel), spread over its k loop: as many as fit in
-// L2 (kL2Bytes, Zen 2/3's 512 KB less a margin) beside the input rows and the strip being read.
-constexpr size_t kL2Bytes = 448 * 1024;
-
-class NextStrip {
- public:
-  // `tiles` row tiles per strip, each taking `groups_per_iter` k groups per loop iteration.
-  NextStrip(const GemmArgs& g, size_t tiles, size_t groups_per_iter) : g_(g) {
-    const size_t resident = (g.r1 - g.r0) * g.a_stride + g.groups * 64;
-    lines_ = std::min(g.groups, resident < kL2Bytes ? (kL2Bytes - resident) / 64 : 0);
-    per_tile_ = (lines_ + tiles - 1) / tiles;
-    const size_t iters = std::max<size_t>(g.groups / groups_per_iter, 1);
-    per_iter_ = (per_tile_ + iters - 1) / iters;
-  }
-  // The share of tile `t` of the strip at `col`; empty for the last strip of the call.
-  StripPrefetch share(size_t col, size_t t) const {
-    StripPrefetch p;
-    if (col + 16 >= g_.c1) return p;
-    const unsigned char* strip = g_.w + (col / 32) * g_.groups * 128 + (col % 32) * 4;
-    const unsigned char* next = col % 32 == 0 ? strip + 64 : strip - 64 + g_.groups * 128;
-    const size_t first = std::min(t * per_tile_, lines_);
-    p.next = next + first * 128;
-    p.lines = std::min(per_tile_, lines_ - first);
-    p.per_iter = per_iter_;
-    return p;
-  }
-
- private:
-  const GemmArgs& g_;
-  size_t lines_ = 0, per_tile_ = 0, per_iter_ = 0;
-};
-
-// Asks for up to ahead.per_iter of the next strip's lines (into L2) and moves past them.
-void prefetch_next_strip(StripPrefetch& ahead) {
-  if (ahead.lines == 0) return;
-  const size_t n = std::min(ahead.per_iter, ahead.lines);
-  for (size_t u = 0; u < n; ++u)
-    _mm_prefetch(reinterpret_cast<const char*>(ahead.next + u * 128), _MM_HINT_T1);
-  ahead.next += n * 128;
-  ahead.lines -= n;
 }
 
 // K groups [s0, s1) of a tile: the first chunk starts from zero, the others from the raw sums
@@ -222,86 +151,6 @@ __attribute__((noinline)) void tile_float(const GemmArgs& g, size_t r, size_t co
       store8(g.y + (r + i) * g.ldy + col, acc[i][0], col, g.c1);
       store8(g.y + (r + i) * g.ldy + col + 8, acc[i][1], col + 8, g.c1);
     }
-  }
-}
-
-void store_int8(const GemmArgs& g, size_t r, size_t col, __m256i acc) {
-  if (col >= g.c1) return;
-  const unsigned char* a = g.a + r * g.a_stride;
-  float scale;
-  int zero;
-  std::memcpy(&scale, a - 16, sizeof scale);
-  std::memcpy(&zero, a - 12, sizeof zero);
-  const __m256i colsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.colsum + col));
-  const __m256i exact = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(zero), colsum));
-  const __m256 s = _mm256_mul_ps(_mm256_set1_ps(scale), _mm256_load_ps(g.wscale + col));
-  const __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), s, _mm256_load_ps(g.bias + col));
-  store8(g.y + r * g.ldy + col, v, col, g.c1);
-}
-
-// int8: MR rows × 16 columns (one 64-byte half of each panel row: 16 columns × a k quad). A k
-// quad of a row is 4 input bytes, broadcast; VPMADDUBSW multiplies them by the s8 weights and
-// adds the products in pairs (at most 127 · 127 · 2 = 32258 in 16 bits: exact), VPMADDWD by
-// ones adds the pairs into each column's int32 quad sum. Against the int16 inputs and VPMADDWD
-// of before (6 rows × 8 columns, the same two multiplies per 32 products but four vector
-// instructions instead of three and a widening of the weights), the one-thread GEMM went from
-// about 80–120 to 140–160 GOP/s at m = 16 and 64 on Zen 3 (bench_kernels, interleaved).
-template <int MR, bool kFew = false>
-__attribute__((noinline)) void tile_int8(const GemmArgs& g, size_t r, size_t col,
-                                         StripPrefetch ahead = {}) {
-  const unsigned char* w = g.w + (col / 32) * g.groups * 128 + (col % 32) * 4;
-  const unsigned char* a = g.a + r * g.a_stride;
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc[MR][2];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-  for (size_t s = 0; s < g.groups; ++s) {
-    const unsigned char* ws = w + s * 128;
-    // Each k quad's 64 bytes sit 128 bytes after the last one's; asking 32 quads ahead ran the
-    // 16-row, k = 768 loop about 1.5× as fast with the weights in L3 (Zen 3).
-    _mm_prefetch(reinterpret_cast<const char*>(ws + kFewRowsPrefetch), _MM_HINT_T0);
-    if constexpr (kFew) prefetch_next_strip(ahead);
-    const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws));
-    const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws + 32));
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m256i b = _mm256_set1_epi32(static_cast<int>(load_u32(a + i * g.a_stride + s * 4)));
-      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(b, w0), ones));
-      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(b, w1), ones));
-    }
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    store_int8(g, r + i, col, acc[i][0]);
-    store_int8(g, r + i, col + 8, acc[i][1]);
-  }
-}
-
-// Row counts 1..5 as types, so the tails of a row loop can pick a tile template.
-template <int N>
-struct Rows {};
-
-// Calls tile(Rows<rows>{}) for rows in 1..5 (the rows left after the full tiles); 0: nothing.
-template <class Tile>
-void row_tail(size_t rows, Tile&& tile) {
-  switch (rows) {
-    case 1:
-      tile(Rows<1>{});
-      break;
-    case 2:
-      tile(Rows<2>{});
-      break;
-    case 3:
-      tile(Rows<3>{});
-      break;
-    case 4:
-      tile(Rows<4>{});
-      break;
-    case 5:
-      tile(Rows<5>{});
-      break;
-    default:
-      break;
   }
 }
 
@@ -476,36 +325,25 @@ void run_float(const GemmArgs& g) {
   run_float_chunked<Bf16>(g);
 }
 
+// int8 on AVX2: VPMADDUBSW multiplies the broadcast u7 quad by the s8 weights and adds the
+// products in pairs (at most 127 · 127 · 2 = 32258 in 16 bits: exact), VPMADDWD by
+// ones adds the pairs into each column's int32 quad sum. Against the int16 inputs and VPMADDWD
+// of before (6 rows × 8 columns, the same two multiplies per 32 products but four vector
+// instructions instead of three and a widening of the weights), the one-thread GEMM went from
+// about 80–120 to 140–160 GOP/s at m = 16 and 64 on Zen 3 (bench_kernels, interleaved).
+struct MaddubsDot {
+  static constexpr int kMr = 4;  // 16 rows (a short text): 4 full tiles; 5 or 6 were no faster
+  static __m256i madd(__m256i acc, __m256i b, __m256i w) {
+    const __m256i pairs = _mm256_maddubs_epi16(b, w);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+  }
+};
+
 }  // namespace
 
 void gemm_fp32(const GemmArgs& g) { run_float<false>(g); }
 void gemm_bf16(const GemmArgs& g) { run_float<true>(g); }
-
-void gemm_int8(const GemmArgs& g) {
-  constexpr int kMr = 4;  // 16 rows (a short text): 4 full tiles; 5 or 6 rows were no faster
-  if (g.r1 - g.r0 <= kFewRows) {  // the strips stream from memory: ask for the next (NextStrip)
-    const NextStrip next(g, (g.r1 - g.r0 + kMr - 1) / kMr, 1);  // one k group an iteration
-    for (size_t col = g.c0; col < g.c1; col += 16) {
-      size_t r = g.r0, t = 0;
-      for (; r + kMr <= g.r1; r += kMr) tile_int8<kMr, true>(g, r, col, next.share(col, t++));
-      row_tail(g.r1 - r,
-               [&]<int N>(Rows<N>) { tile_int8<N, true>(g, r, col, next.share(col, t++)); });
-    }
-    return;
-  }
-  // The tiles of one 16-column strip read every row of the block; blocks of rows whose inputs
-  // fit in L2 (with room for the weights) keep those reads out of L3.
-  constexpr size_t kBlockBytes = 160 * 1024;
-  const size_t block = std::max<size_t>(kMr, kBlockBytes / g.a_stride / kMr * kMr);
-  for (size_t r0 = g.r0; r0 < g.r1; r0 += block) {
-    const size_t r1 = std::min(g.r1, r0 + block);
-    for (size_t col = g.c0; col < g.c1; col += 16) {
-      size_t r = r0;
-      for (; r + kMr <= r1; r += kMr) tile_int8<kMr>(g, r, col);
-      row_tail(r1 - r, [&]<int N>(Rows<N>) { tile_int8<N>(g, r, col); });
-    }
-  }
-}
+void gemm_int8(const GemmArgs& g) { avx2_shared::run_int8<MaddubsDot>(g); }
 
 namespace {
 
@@ -561,9 +399,11 @@ void prepare_bf16(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
 
 // min_ps / max_ps pick their second operand on ties and NaN, like the portable ternaries; the
 // rounding is the portable round_even (add and subtract 1.5·2^23), so the values are identical.
-// The levels are 0..127 (kInt8TopAvx2, gemm_kernels.h), the values of reference::prepare_int8_u7.
-void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, unsigned char* out,
-                  size_t stride) {
+// The levels are 0..top: 127 (kInt8TopAvx2, gemm_kernels.h) are the values of
+// reference::prepare_int8_u7, 255 (kInt8Top) those of reference::prepare_int8.
+namespace {
+void prepare_int8_levels(const float* x, size_t ldx, size_t k, size_t r0, size_t r1,
+                         unsigned char* out, size_t stride, float top_level) {
   for (size_t r = r0; r < r1; ++r) {
     const float* xr = x + r * ldx;
     unsigned char* row = out + r * stride;
@@ -583,20 +423,20 @@ void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
       hi = hi8[i] > hi ? hi8[i] : hi;
     }
     float scale, inv, zero;
-    detail::int8_row_params(lo, hi, detail::kInt8TopAvx2, &scale, &inv, &zero);
+    detail::int8_row_params(lo, hi, top_level, &scale, &inv, &zero);
     const __m256 vinv = _mm256_set1_ps(inv);
     const __m256 vzero = _mm256_set1_ps(zero);
     const __m256 magic = _mm256_set1_ps(12582912.0f);
     const __m256 lim = _mm256_set1_ps(512.0f);
     const __m256 neg_lim = _mm256_set1_ps(-512.0f);
-    const __m256 top = _mm256_set1_ps(detail::kInt8TopAvx2);
+    const __m256 top = _mm256_set1_ps(top_level);
     unsigned char* q = row + detail::kInt8Header;
     for (size_t kk = 0; kk < k; kk += 8) {
       __m256 v = _mm256_mul_ps(_mm256_maskload_ps(xr + kk, tail_mask(k - kk)), vinv);
       v = _mm256_min_ps(_mm256_max_ps(v, neg_lim), lim);
       v = _mm256_add_ps(_mm256_sub_ps(_mm256_add_ps(v, magic), magic), vzero);
       v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), top);
-      const __m128i halves = low_halves(_mm256_cvttps_epi32(v));  // 0..127
+      const __m128i halves = low_halves(_mm256_cvttps_epi32(v));  // 0..top
       const __m128i bytes = _mm_packus_epi16(halves, halves);
       if (k - kk >= 8) {
         _mm_storel_epi64(reinterpret_cast<__m128i*>(q + kk), bytes);
@@ -612,6 +452,18 @@ void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, un
     std::memcpy(row + 4, &zero_i, 4);
     std::memset(row + 8, 0, 8);
   }
+}
+
+}  // namespace
+
+void prepare_int8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, unsigned char* out,
+                  size_t stride) {
+  prepare_int8_levels(x, ldx, k, r0, r1, out, stride, detail::kInt8TopAvx2);
+}
+
+void prepare_int8_u8(const float* x, size_t ldx, size_t k, size_t r0, size_t r1, unsigned char* out,
+                     size_t stride) {
+  prepare_int8_levels(x, ldx, k, r0, r1, out, stride, detail::kInt8Top);
 }
 
 }  // namespace refusal::kernels::avx2

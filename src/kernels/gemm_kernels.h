@@ -52,7 +52,16 @@ void prepare_bf16(const float* x, std::size_t ldx, std::size_t k, std::size_t r0
                   unsigned char* out, std::size_t stride);
 void prepare_int8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
                   unsigned char* out, std::size_t stride);
+// The same with inputs 0..255 (kInt8Top), the values of reference::prepare_int8, for
+// avxvnni::gemm_int8 on CPUs without AVX-512.
+void prepare_int8_u8(const float* x, std::size_t ldx, std::size_t k, std::size_t r0, std::size_t r1,
+                     unsigned char* out, std::size_t stride);
 }  // namespace avx2
+namespace avxvnni {
+// needs AVX-VNNI (VEX VPDPBUSD on ymm): u8 inputs, exact int32 sums, so the bits of
+// avx512::gemm_int8 and of the reference
+void gemm_int8(const detail::GemmArgs& g);
+}  // namespace avxvnni
 namespace avx512 {
 void gemm_fp32(const detail::GemmArgs& g);
 void gemm_bf16(const detail::GemmArgs& g);  // needs AVX512_BF16

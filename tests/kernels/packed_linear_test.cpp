@@ -154,6 +154,8 @@ std::vector<float> run_whole(const PackedLinear& lin, const Problem& p) {
 std::vector<Isa> available_isas() {
   std::vector<Isa> out{Isa::kReference};
   if (max_isa() >= Isa::kAvx2) out.push_back(Isa::kAvx2);
+  // Only where it differs from kAvx2: the CPU has AVX-VNNI.
+  if (max_isa() >= Isa::kAvxVnni && cpu_features().avx_vnni) out.push_back(Isa::kAvxVnni);
   if (max_isa() >= Isa::kAvx512) out.push_back(Isa::kAvx512);
   if (max_isa() >= Isa::kAmx) out.push_back(Isa::kAmx);
   return out;
@@ -336,6 +338,7 @@ INSTANTIATE_TEST_SUITE_P(Isas, PackedLinearTest, ::testing::ValuesIn(available_i
                          [](const ::testing::TestParamInfo<Isa>& param) {
                            return std::string(param.param == Isa::kReference ? "reference"
                                               : param.param == Isa::kAvx2    ? "avx2"
+                                              : param.param == Isa::kAvxVnni ? "avxvnni"
                                               : param.param == Isa::kAvx512  ? "avx512"
                                                                              : "amx");
                          });
@@ -482,7 +485,10 @@ TEST(PackedLinear, PrepareIsIdenticalOnEveryLevel) {
 TEST(PackedLinear, Int8PreparationMatchesTheGemmOfEveryLevel) {
   for (Isa isa : available_isas()) {
     const KernelTable& t = kernel_table(isa);
-    if (t.gemm_int8 == &avx2::gemm_int8) {
+    if (t.gemm_int8 == &avxvnni::gemm_int8) {
+      EXPECT_EQ(t.prepare_int8, &avx2::prepare_int8_u8) << isa_name(isa);
+      EXPECT_EQ(t.int8_top, detail::kInt8Top) << isa_name(isa);
+    } else if (t.gemm_int8 == &avx2::gemm_int8) {
       EXPECT_EQ(t.prepare_int8, &avx2::prepare_int8) << isa_name(isa);
       EXPECT_EQ(t.int8_top, detail::kInt8TopAvx2) << isa_name(isa);
     } else {
@@ -506,8 +512,27 @@ TEST(PackedLinear, RejectsBadArguments) {
   EXPECT_GT(q.bytes(), 64u * 8u);
 }
 
+// The AVX-VNNI level runs AVX-VNNI's int8 GEMM exactly where the CPU has the extension.
+TEST(PackedLinear, TheAvxVnniLevelTakesAvxVnniWhereTheCpuHasIt) {
+  if (max_isa() < Isa::kAvxVnni) GTEST_SKIP() << "no AVX2 on this CPU";
+  const KernelTable& t = kernel_table(Isa::kAvxVnni);
+  const KernelTable& avx2 = kernel_table(Isa::kAvx2);
+  EXPECT_EQ(t.gemm_fp32, avx2.gemm_fp32);
+  if (cpu_features().avx_vnni) {
+    EXPECT_EQ(t.gemm_int8, &avxvnni::gemm_int8);
+    EXPECT_EQ(isa_name(Isa::kAvxVnni), "avx2+avxvnni");
+  } else {
+    EXPECT_EQ(t.gemm_int8, avx2.gemm_int8);
+    EXPECT_EQ(isa_name(Isa::kAvxVnni), "avx2");
+  }
+  EXPECT_EQ(avx2.gemm_int8, &avx2::gemm_int8);
+}
+
 TEST(CpuFeatures, LevelsAreConsistent) {
   const CpuFeatures& f = cpu_features();
+  if (max_isa() == Isa::kAvxVnni) {
+    EXPECT_TRUE(f.avx_vnni && f.avx2 && !f.avx512f);
+  }
   if (max_isa() >= Isa::kAvx512) {
     EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx2 && f.fma);
   }

@@ -282,6 +282,36 @@ TEST(EngineIsa, AmxGivesTheBitsOfAvx512) {
   EXPECT_EQ(max_diff(one_at_a_time(amx, batch), one_at_a_time(vnni, batch)), 0.0);
 }
 
+// AVX-VNNI's int8 sums are exact on the same u8 inputs as AVX-512 VNNI's, so an engine at the
+// AVX-VNNI level (an Intel client CPU without AVX-512) gives the best level's int8 logits to
+// the bit, batched and one sequence at a time (the few-row tiles); plain AVX2 (u7) does not.
+TEST(EngineIsa, AvxVnniGivesTheBitsOfAvx512) {
+  using kernels::Isa;
+  if (!kernels::cpu_features().avx_vnni || kernels::max_isa() < Isa::kAvx512) {
+    GTEST_SKIP() << "needs a CPU with AVX-VNNI and AVX-512 VNNI";
+  }
+  Batch batch;
+  for (std::size_t len : {3u, 16u, 17u, 50u, 64u, 200u}) {
+    std::vector<std::int32_t> ids(len);
+    for (std::size_t i = 0; i < len; ++i) ids[i] = static_cast<std::int32_t>(5 + (i * 41) % 900);
+    ids.front() = 0;
+    ids.back() = 2;
+    batch.push_back(ids);
+  }
+  const Engine best = Engine::load("data/models/default", {.threads = 2, .dtype = DType::kInt8});
+  kernels::detail::set_isa_override(Isa::kAvxVnni);
+  const Engine vnni = Engine::load("data/models/default", {.threads = 2, .dtype = DType::kInt8});
+  const std::string vnni_isa = vnni.isa();
+  kernels::detail::set_isa_override(Isa::kAvx2);
+  const Engine avx2 = Engine::load("data/models/default", {.threads = 2, .dtype = DType::kInt8});
+  kernels::detail::set_isa_override(std::nullopt);
+  EXPECT_EQ(vnni_isa, "avx2+avxvnni");
+  const auto want = best.classify(batch);
+  EXPECT_EQ(max_diff(vnni.classify(batch), want), 0.0);
+  EXPECT_EQ(max_diff(one_at_a_time(vnni, batch), one_at_a_time(best, batch)), 0.0);
+  EXPECT_GT(max_diff(avx2.classify(batch), want), 0.0) << "u7 and u8 inputs gave the same logits";
+}
+
 TEST(EngineDtypes, ParsesNames) {
   EXPECT_EQ(parse_dtype("fp32"), DType::kFp32);
   EXPECT_EQ(parse_dtype("bf16"), DType::kBf16);
