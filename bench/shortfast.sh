@@ -7,11 +7,14 @@
 #      ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 (MKL's own switch: on Intel CPUs
 #      MKL would otherwise run its AVX-512 code) (ONNX Runtime has no such switch: its rows stay
 #      native);
+#   3. on a CPU with AVX-VNNI (Intel client parts, Sapphire Rapids, Zen 5): refusal with
+#      REFUSAL_ISA=avxvnni (AVX2 plus AVX-VNNI's int8, what an Alder Lake laptop runs) and
+#      PyTorch with ONEDNN_MAX_CPU_ISA=AVX2_VNNI, only these two (--only transformers);
 # then the machine's FMA peaks (bench_kernels, for the share of the AVX2 / AVX-512 peak) and the
 # cold-start table (bench/coldstart.sh). Everything lands in OUT (default
 # build/shortfast-<UTC time>/): summary.md (the printed tables, in order), native.json,
-# avx2.json, peaks.txt, coldstart.md, and the raw per-worker results under raw-*/ (a stopped run
-# rerun with the same --out goes on where it stopped).
+# avx2.json, avxvnni.json, peaks.txt, coldstart.md, and the raw per-worker results under raw-*/
+# (a stopped run rerun with the same --out goes on where it stopped).
 #
 #   bash bench/shortfast.sh [--out DIR] [--rounds 3]
 #
@@ -47,19 +50,27 @@ summary=$out/summary.md
   lscpu | grep -E '^(Model name|CPU\(s\)):'
 } >"$summary"
 
+only=()     # set for one run: which peers it measures besides refusal
 peers() {  # NAME, then env assignments for that run
   local name=$1; shift
   echo; echo "## $name"; echo
-  env "$@" "$py" bench/peers/peers.py --model build/bench-model --threads 2 --rounds "$rounds" \
-    --shapes 16,64,128,512 --phases micro --refusal "$refusal" --refusal-dtypes fp32,int8 \
-    --refusal-seconds 1 --wait-quiet 60 --retry-disturbed 1 --raw-dir "$out/raw-$name" \
-    --resume --json "$out/$name.json"
+  env "$@" "$py" bench/peers/peers.py "${only[@]}" --model build/bench-model --threads 2 \
+    --rounds "$rounds" --shapes 16,64,128,512 --phases micro --refusal "$refusal" \
+    --refusal-dtypes fp32,int8 --refusal-seconds 1 --wait-quiet 60 --retry-disturbed 1 \
+    --raw-dir "$out/raw-$name" --resume --json "$out/$name.json"
 }
 start=$(date +%s)
 peers native 2>&1 | tee -a "$summary"
 peers avx2 REFUSAL_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 \
   MKL_ENABLE_INSTRUCTIONS=AVX2 2>&1 |
   tee -a "$summary"
+if grep -qw avx_vnni /proc/cpuinfo; then
+  only=(--only transformers)
+  peers avxvnni REFUSAL_ISA=avxvnni ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2_VNNI \
+    MKL_ENABLE_INSTRUCTIONS=AVX2 2>&1 |
+    tee -a "$summary"
+  only=()
+fi
 if [ -x "$kernels" ]; then
   { echo; echo "## FMA / VDPBF16PS / VPDPBUSD peaks, one thread (×2 for two cores)"; echo; } |
     tee -a "$summary"
