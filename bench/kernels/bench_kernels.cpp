@@ -1,6 +1,7 @@
 // Single-thread throughput of PackedLinear (fp32, bf16, int8) against OpenBLAS sgemm on the
 // shapes of DistilRoBERTa's linear layers, plus peak loops for the machine's FMA / VDPBF16PS /
-// VPDPBUSD rates. GFLOP/s counts 2·m·n·k per call (int8 "ops" counted the same way).
+// VPDPBUSD rates (zmm, and ymm for AVX-VNNI) and a memory-stream-with-FMAs loop (stream_fma).
+// GFLOP/s counts 2·m·n·k per call (int8 "ops" counted the same way).
 //   bench_kernels [--benchmark_filter=...]
 // "hot": one weight matrix, reused, so it lives in cache. "cold": enough copies in rotation
 // (>= 128 MiB of fp32) that every call streams its weights from DRAM, like a real forward pass.
@@ -130,6 +131,7 @@ BENCHMARK(bm_packed)->Name("int8")->Apply([](auto* b) { shapes(b, {2, -1}); });
 BENCHMARK(bm_packed)->Name("fp32_avx2")->Apply([](auto* b) { shapes(b, {0, 1}); });
 BENCHMARK(bm_packed)->Name("bf16_avx2")->Apply([](auto* b) { shapes(b, {1, 1}); });
 BENCHMARK(bm_packed)->Name("int8_avx2")->Apply([](auto* b) { shapes(b, {2, 1}); });
+BENCHMARK(bm_packed)->Name("int8_avxvnni")->Apply([](auto* b) { shapes(b, {2, 2}); });
 
 // Peak loops: 12 independent accumulators hide the latency; each op counts as 2·lanes·depth.
 constexpr int kPeakIters = 1 << 16;
@@ -193,10 +195,88 @@ __attribute__((target("avx512f,avx512vnni"))) void peak_dpbusd(benchmark::State&
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+__attribute__((target("avx2,avxvnni"))) void peak_dpbusd_ymm(benchmark::State& state) {
+  if (!refusal::kernels::cpu_features().avx_vnni) return state.SkipWithError("no AVX-VNNI");
+  for (auto _ : state) {
+    __m256i a[12];
+    for (int j = 0; j < 12; ++j) a[j] = _mm256_set1_epi32(j);
+    const __m256i x = _mm256_set1_epi32(0x01010101);
+    for (int i = 0; i < kPeakIters; ++i) {
+      for (auto& v : a) v = _mm256_dpbusd_avx_epi32(v, x, x);
+    }
+    for (auto& v : a) benchmark::DoNotOptimize(v);
+  }
+  state.counters["GOP/s"] = benchmark::Counter(2e-9 * 32 * 12 * kPeakIters,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
 BENCHMARK(peak_fma_ymm)->UseRealTime();
 BENCHMARK(peak_fma_zmm)->UseRealTime();
 BENCHMARK(peak_dpbf16)->UseRealTime();
 BENCHMARK(peak_dpbusd)->UseRealTime();
+BENCHMARK(peak_dpbusd_ymm)->UseRealTime();
+
+// How far this machine overlaps a weight stream with arithmetic, without any GEMM around it:
+// every thread reads its share of 192 MiB once per iteration (asking 2 KB ahead into L2) and
+// does kFmas zmm FMAs per 128 bytes into 24 accumulators; 32 is what a 16-row fp32 GEMM does
+// with each 128 bytes of weights, 2 a 1-row one. With perfect overlap the GB/s would stay at the
+// stream's until the FMAs alone take longer (docs/benchmarks.md, "the fp32 16-token ceiling").
+constexpr std::size_t kStreamBytes = std::size_t{192} << 20;
+
+template <int kFmas>
+__attribute__((target("avx512f,fma"))) void stream_fma_loop(const char* p, const char* end,
+                                                            float* sink) {
+  __m512 acc[24];
+  for (auto& v : acc) v = _mm512_setzero_ps();
+  const __m512 b = _mm512_set1_ps(1.0001f);
+  for (; p < end; p += 128) {
+    _mm_prefetch(p + 2048, _MM_HINT_T1);
+    _mm_prefetch(p + 2048 + 64, _MM_HINT_T1);
+    const __m512 w0 = _mm512_loadu_ps(p);
+    const __m512 w1 = _mm512_loadu_ps(p + 64);
+#pragma GCC unroll 64
+    for (int f = 0; f < kFmas; f += 2) {
+      acc[f % 24] = _mm512_fmadd_ps(b, w0, acc[f % 24]);
+      acc[(f + 1) % 24] = _mm512_fmadd_ps(b, w1, acc[(f + 1) % 24]);
+    }
+    if constexpr (kFmas == 0) acc[0] = _mm512_add_ps(acc[0], _mm512_add_ps(w0, w1));
+  }
+  __m512 sum = acc[0];
+  for (int i = 1; i < 24; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  *sink = lanes[0] + lanes[15];
+}
+
+template <int kFmas>
+void stream_fma(benchmark::State& state) {
+  if (refusal::kernels::max_isa() < Isa::kAvx512) return state.SkipWithError("no AVX-512");
+  static const std::vector<float> buffer = [] {
+    std::vector<float> b(kStreamBytes / 4);  // page-aligned in practice (mmap'd)
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = 1e-7f * static_cast<float>(i & 1023);
+    return b;
+  }();
+  const std::size_t share = kStreamBytes / static_cast<std::size_t>(state.threads());
+  const char* begin = reinterpret_cast<const char*>(buffer.data()) +
+                      share * static_cast<std::size_t>(state.thread_index());
+  float sink = 0.0f;
+  for (auto _ : state) {
+    stream_fma_loop<kFmas>(begin, begin + share, &sink);
+    benchmark::DoNotOptimize(sink);
+  }
+  state.counters["GB/s"] = benchmark::Counter(1e-9 * static_cast<double>(share),
+                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2e-9 * 16.0 * kFmas * static_cast<double>(share / 128),
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(stream_fma<0>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(stream_fma<2>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(stream_fma<8>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(stream_fma<16>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(stream_fma<32>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(stream_fma<64>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
