@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "kernels/cpu_features.h"
 #include "test_support.h"
 
 namespace refusal {
@@ -19,11 +20,13 @@ std::string binary() {
   return fs::absolute(bin ? bin : "build/release/refusal").string();
 }
 
-// Runs a short `refusal bench` on the tiny test model from `cwd`; returns the exit code.
-int bench(const std::string& args, const fs::path& cwd, const fs::path& err) {
+// Runs a short `refusal bench` on the tiny test model from `cwd` (with `env`, e.g.
+// "REFUSAL_ISA=avx2", before the binary); returns the exit code.
+int bench(const std::string& args, const fs::path& cwd, const fs::path& err,
+          const std::string& env = "") {
   const std::string model = fs::absolute("tests/data/models/random-roberta-tok").string();
-  const std::string cmd = "cd '" + cwd.string() + "' && '" + binary() + "' bench -m '" + model +
-                          "' --rounds 1 --seconds 0.01 --shapes 16 --threads 1 " + args +
+  const std::string cmd = "cd '" + cwd.string() + "' && " + env + " '" + binary() + "' bench -m '" +
+                          model + "' --rounds 1 --seconds 0.01 --shapes 16 --threads 1 " + args +
                           " >/dev/null 2>'" + err.string() + "'";
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -54,6 +57,34 @@ TEST(BenchCli, WorkloadFileAndErrors) {
 
   EXPECT_EQ(bench("--workload missing.jsonl.gz", dir.path(), dir / "err.txt"), 1);
   EXPECT_NE(testing::read_text(dir / "err.txt").find("missing.jsonl.gz: cannot open the workload"),
+            std::string::npos)
+      << testing::read_text(dir / "err.txt");
+}
+
+// REFUSAL_ISA caps the kernel level a process runs, and `refusal bench` reports the level it ran.
+// avx2 is plain AVX2 even on a CPU with AVX-VNNI (what AMD Zen 2/3 run); avxvnni is AVX2 with
+// AVX-VNNI's int8 GEMM (Intel client parts); a wrong value is an error that lists the right ones.
+TEST(BenchCli, RefusalIsaCapsTheLevel) {
+  testing::TempDir dir;
+  const auto isa_under = [&](const std::string& value) {
+    const int code = bench("--dtype int8 --workload '' --json bench.json", dir.path(),
+                           dir / "err.txt", "REFUSAL_ISA=" + value);
+    EXPECT_EQ(code, 0) << value << ": " << testing::read_text(dir / "err.txt");
+    return testing::read_json(dir / "bench.json")
+        .at("refusal")
+        .at("int8")
+        .at("isa")
+        .get<std::string>();
+  };
+  EXPECT_EQ(isa_under("reference"), "reference");
+  if (kernels::max_isa() >= kernels::Isa::kAvx2) {
+    EXPECT_EQ(isa_under("avx2"), "avx2");
+    EXPECT_EQ(isa_under("avxvnni"), kernels::cpu_features().avx_vnni ? "avx2+avxvnni" : "avx2");
+  }
+  EXPECT_EQ(bench("--dtype int8 --workload ''", dir.path(), dir / "err.txt", "REFUSAL_ISA=avx3"),
+            1);
+  EXPECT_NE(testing::read_text(dir / "err.txt")
+                .find("REFUSAL_ISA='avx3': expected reference, avx2, avxvnni, avx512 or amx"),
             std::string::npos)
       << testing::read_text(dir / "err.txt");
 }
