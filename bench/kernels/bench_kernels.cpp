@@ -223,15 +223,15 @@ BENCHMARK(peak_dpbusd_ymm)->UseRealTime();
 // stream's until the FMAs alone take longer (docs/benchmarks.md, "the fp32 16-token ceiling").
 constexpr std::size_t kStreamBytes = std::size_t{192} << 20;
 
-template <int kFmas>
+template <int kFmas, int kHint>
 __attribute__((target("avx512f,fma"))) void stream_fma_loop(const char* p, const char* end,
                                                             float* sink) {
   __m512 acc[24];
   for (auto& v : acc) v = _mm512_setzero_ps();
   const __m512 b = _mm512_set1_ps(1.0001f);
   for (; p < end; p += 128) {
-    _mm_prefetch(p + 2048, _MM_HINT_T1);
-    _mm_prefetch(p + 2048 + 64, _MM_HINT_T1);
+    _mm_prefetch(p + 2048, static_cast<_mm_hint>(kHint));
+    _mm_prefetch(p + 2048 + 64, static_cast<_mm_hint>(kHint));
     const __m512 w0 = _mm512_loadu_ps(p);
     const __m512 w1 = _mm512_loadu_ps(p + 64);
 #pragma GCC unroll 64
@@ -248,7 +248,7 @@ __attribute__((target("avx512f,fma"))) void stream_fma_loop(const char* p, const
   *sink = lanes[0] + lanes[15];
 }
 
-template <int kFmas>
+template <int kFmas, int kHint = _MM_HINT_T1>
 void stream_fma(benchmark::State& state) {
   if (refusal::kernels::max_isa() < Isa::kAvx512) return state.SkipWithError("no AVX-512");
   static const std::vector<float> buffer = [] {
@@ -261,7 +261,7 @@ void stream_fma(benchmark::State& state) {
                       share * static_cast<std::size_t>(state.thread_index());
   float sink = 0.0f;
   for (auto _ : state) {
-    stream_fma_loop<kFmas>(begin, begin + share, &sink);
+    stream_fma_loop<kFmas, kHint>(begin, begin + share, &sink);
     benchmark::DoNotOptimize(sink);
   }
   // Each thread counts its share; summed over the threads (and their iterations), averaged
@@ -279,6 +279,10 @@ BENCHMARK(stream_fma<8>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecon
 BENCHMARK(stream_fma<16>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(stream_fma<32>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(stream_fma<64>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+// The same with prefetchnta (lines kept out of L2, and out of L3 where the CPU allows): the way to
+// stream weights without evicting others that should stay cached between calls.
+BENCHMARK(stream_fma<2, _MM_HINT_NTA>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(stream_fma<32, _MM_HINT_NTA>)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
