@@ -50,6 +50,19 @@ double max_diff(const std::vector<Classification>& a, const std::vector<Classifi
   return worst;
 }
 
+// Sequences of the given lengths, <s> … </s> around ids that step by `step` through 5..904.
+Batch stepped_ids(std::initializer_list<std::size_t> lengths, std::size_t step) {
+  Batch batch;
+  for (std::size_t len : lengths) {
+    std::vector<std::int32_t> ids(len);
+    for (std::size_t i = 0; i < len; ++i) ids[i] = static_cast<std::int32_t>(5 + (i * step) % 900);
+    ids.front() = 0;
+    ids.back() = 2;
+    batch.push_back(ids);
+  }
+  return batch;
+}
+
 class TinyFolder : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TinyFolder, MatchesTransformersInMixedBatchesAndAlone) {
@@ -223,14 +236,7 @@ TEST(EngineDtypes, LowerPrecisionsStayCloseToFp32) {
 TEST(EngineIsa, Avx2MatchesAvx512) {
   using kernels::Isa;
   if (kernels::max_isa() < Isa::kAvx512) GTEST_SKIP() << "needs an AVX-512 CPU to compare with";
-  Batch batch;
-  for (std::size_t len : {3u, 16u, 64u, 200u}) {
-    std::vector<std::int32_t> ids(len);
-    for (std::size_t i = 0; i < len; ++i) ids[i] = static_cast<std::int32_t>(5 + (i * 37) % 900);
-    ids.front() = 0;
-    ids.back() = 2;
-    batch.push_back(ids);
-  }
+  const Batch batch = stepped_ids({3, 16, 64, 200}, 37);
   const auto fp32 = Engine::load("data/models/default", {.threads = 2}).classify(batch);
   for (DType dtype : {DType::kFp32, DType::kInt8}) {
     const Engine native = Engine::load("data/models/default", {.threads = 2, .dtype = dtype});
@@ -263,14 +269,7 @@ TEST(EngineIsa, Avx2MatchesAvx512) {
 TEST(EngineIsa, AmxGivesTheBitsOfAvx512) {
   using kernels::Isa;
   if (kernels::max_isa() < Isa::kAmx) GTEST_SKIP() << "needs a CPU with AMX-INT8";
-  Batch batch;
-  for (std::size_t len : {3u, 16u, 17u, 50u, 64u, 200u}) {
-    std::vector<std::int32_t> ids(len);
-    for (std::size_t i = 0; i < len; ++i) ids[i] = static_cast<std::int32_t>(5 + (i * 53) % 900);
-    ids.front() = 0;
-    ids.back() = 2;
-    batch.push_back(ids);
-  }
+  const Batch batch = stepped_ids({3, 16, 17, 50, 64, 200}, 53);
   const Engine amx = Engine::load("data/models/default", {.threads = 2, .dtype = DType::kInt8});
   EXPECT_NE(amx.isa().find("+amx"), std::string::npos) << amx.isa();
   kernels::detail::set_isa_override(Isa::kAvx512);
@@ -290,14 +289,7 @@ TEST(EngineIsa, AvxVnniGivesTheBitsOfAvx512) {
   if (!kernels::cpu_features().avx_vnni || kernels::max_isa() < Isa::kAvx512) {
     GTEST_SKIP() << "needs a CPU with AVX-VNNI and AVX-512 VNNI";
   }
-  Batch batch;
-  for (std::size_t len : {3u, 16u, 17u, 50u, 64u, 200u}) {
-    std::vector<std::int32_t> ids(len);
-    for (std::size_t i = 0; i < len; ++i) ids[i] = static_cast<std::int32_t>(5 + (i * 41) % 900);
-    ids.front() = 0;
-    ids.back() = 2;
-    batch.push_back(ids);
-  }
+  const Batch batch = stepped_ids({3, 16, 17, 50, 64, 200}, 41);
   const Engine best = Engine::load("data/models/default", {.threads = 2, .dtype = DType::kInt8});
   kernels::detail::set_isa_override(Isa::kAvxVnni);
   const Engine vnni = Engine::load("data/models/default", {.threads = 2, .dtype = DType::kInt8});
