@@ -281,10 +281,14 @@ TEST(EngineIsa, AmxGivesTheBitsOfAvx512) {
   EXPECT_EQ(max_diff(one_at_a_time(amx, batch), one_at_a_time(vnni, batch)), 0.0);
 }
 
-// AVX-VNNI's int8 sums are exact on the same u8 inputs as AVX-512 VNNI's, so an engine at the
-// AVX-VNNI level (an Intel client CPU without AVX-512) gives the best level's int8 logits to
-// the bit, batched and one sequence at a time (the few-row tiles); plain AVX2 (u7) does not.
-TEST(EngineIsa, AvxVnniGivesTheBitsOfAvx512) {
+// AVX-VNNI's int8 GEMMs give AVX-512 VNNI's bits on the same u8 inputs (PackedLinearTest.*/
+// avxvnni), but the fp32 ops between them (attention, softmax, …) are AVX2's at that level, and
+// a last-bit difference there can move a quantized input by one step. So an engine at the
+// AVX-VNNI level (an Intel client CPU without AVX-512) stays close to the best level's int8,
+// much closer than plain AVX2's u7 inputs do: these sequences give the same logits to the bit
+// (0 measured); on the bundled model's 1,706 eval texts, scores within 0.061 of the AMX engine's
+// (mean 3.9e-4; u7 AVX2 0.257 and 5.3e-3), every label the same. Batched equals alone.
+TEST(EngineIsa, AvxVnniStaysCloseToAvx512) {
   using kernels::Isa;
   if (!kernels::cpu_features().avx_vnni || kernels::max_isa() < Isa::kAvx512) {
     GTEST_SKIP() << "needs a CPU with AVX-VNNI and AVX-512 VNNI";
@@ -299,9 +303,14 @@ TEST(EngineIsa, AvxVnniGivesTheBitsOfAvx512) {
   kernels::detail::set_isa_override(std::nullopt);
   EXPECT_EQ(vnni_isa, "avx2+avxvnni");
   const auto want = best.classify(batch);
-  EXPECT_EQ(max_diff(vnni.classify(batch), want), 0.0);
-  EXPECT_EQ(max_diff(one_at_a_time(vnni, batch), one_at_a_time(best, batch)), 0.0);
-  EXPECT_GT(max_diff(avx2.classify(batch), want), 0.0) << "u7 and u8 inputs gave the same logits";
+  const auto got = vnni.classify(batch);
+  const double vnni_diff = max_diff(got, want);
+  const double avx2_diff = max_diff(avx2.classify(batch), want);
+  EXPECT_LE(vnni_diff, 0.01);
+  EXPECT_LT(vnni_diff, avx2_diff) << "u7 inputs came as close as u8";
+  EXPECT_EQ(max_diff(one_at_a_time(vnni, batch), got), 0.0);
+  std::printf("int8 max |dlogit| vs %s: avx2+avxvnni %.3g, avx2 %.3g\n", best.isa().c_str(),
+              vnni_diff, avx2_diff);
 }
 
 TEST(EngineDtypes, ParsesNames) {
