@@ -76,8 +76,8 @@ void row_tail(size_t rows, Tile&& tile) {
 }
 
 // Where a few-row tile asks for the weights of the strip that comes after its own: `lines`
-// 64-byte lines, 128 bytes apart from `next`, `per_iter` of them per 4 k steps (see
-// run_float_tiles). Empty: nothing to ask for.
+// 64-byte lines, 128 bytes apart from `next`, `per_iter` of them per iteration of the tile's k
+// loop (NextStrip sizes them). Empty: nothing to ask for.
 struct StripPrefetch {
   const unsigned char* next = nullptr;
   size_t lines = 0;
